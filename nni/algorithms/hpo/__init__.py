@@ -1,0 +1,1 @@
+"""Built-in hyperparameter-optimisation algorithms, one module each, under NNI's names."""

@@ -1,0 +1,46 @@
+"""Tuner, assessor and advisor configs: a built-in by name, or a custom class by import path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from .base import ConfigBase
+
+__all__ = ["AlgorithmConfig", "CustomAlgorithmConfig", "parse_algorithm"]
+
+
+class AlgorithmConfig(ConfigBase):
+    """A built-in algorithm: ``{name: TPE, classArgs: {optimize_mode: maximize}}``."""
+
+    name: str | None = None
+    class_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_args", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class CustomAlgorithmConfig(ConfigBase):
+    """A user's class: ``{className: my_tuner.MyTuner, codeDirectory: ., classArgs: {...}}``."""
+
+    class_name: str
+    code_directory: Path | None = Path(".")
+    class_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_args", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+def parse_algorithm(value: Any) -> Any:
+    """Pick the class from the keys present (either spelling of className)."""
+    if isinstance(value, dict) and any(str(k).replace("_", "").lower() == "classname" for k in value):
+        return CustomAlgorithmConfig.model_validate(value)
+    if isinstance(value, dict):
+        return AlgorithmConfig.model_validate(value)
+    return value

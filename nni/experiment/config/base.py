@@ -1,0 +1,114 @@
+"""Base of every config class: snake_case in Python, camelCase in YAML/JSON, translated here alone.
+
+Keys are matched ignoring case and underscores (as NNI does), unknown keys are refused by name, and
+every validation error is turned into a :class:`~nni.errors.ConfigError` that names the key (and
+the file, when the config came from one).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from ...errors import ConfigError
+
+__all__ = ["ConfigBase", "normalize_key", "config_error_from", "parse_duration", "camel_path"]
+
+
+def normalize_key(key: str) -> str:
+    return key.replace("_", "").replace("-", "").lower()
+
+
+def camel_path(loc: tuple[Any, ...]) -> str:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + to_camel(str(item)))
+    return "".join(parts)
+
+
+def config_error_from(error: ValidationError, source: str | None = None, prefix: str = "") -> ConfigError:
+    """Turn pydantic's report into one readable message naming each bad key in camelCase."""
+    lines = []
+    for item in error.errors():
+        loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.endswith("Config") and x[0].isupper()))
+        key = camel_path(loc) or "config"
+        if prefix:
+            key = f"{prefix}.{key}"
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        lines.append(f"{key}: {message}")
+    where = f"{source}: " if source else ""
+    return ConfigError(where + "; ".join(lines))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in '30s', '10m', '2h', '1d' or a plain number of seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"duration must be positive, got {value!r}")
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"duration must look like '30s', '10m', '2h', '1d' or a number of seconds, got {value!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+class ConfigBase(BaseModel):
+    """Shared behaviour: key matching, camelCase output, readable errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=True,
+        arbitrary_types_allowed=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _match_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = {}
+        for name, field in cls.model_fields.items():
+            known[normalize_key(name)] = name
+            if field.alias:
+                known[normalize_key(field.alias)] = name
+        result: dict[str, Any] = {}
+        for key, value in data.items():
+            name = known.get(normalize_key(str(key)))
+            if name is None:
+                raise ValueError(f"unknown key {key!r} (known keys: {', '.join(sorted(to_camel(n) for n in cls.model_fields))})")
+            result[name] = value
+        return result
+
+    def json(self) -> dict[str, Any]:  # type: ignore[override]
+        """NNI's ``config.json()``: a JSON-ready dict with camelCase keys, unset values left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None, base_path: Path | None = None) -> Any:
+        """Build and validate from plain data (YAML/JSON), naming ``source`` in errors."""
+        try:
+            config = cls.model_validate(data, context={"base_path": base_path})
+        except ValidationError as error:
+            raise config_error_from(error, source) from None
+        return config
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as error:
+            raise config_error_from(error) from None

@@ -1,0 +1,116 @@
+"""Configs of the training services, one class per platform, chosen by ``platform``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from .base import ConfigBase
+
+__all__ = [
+    "TrainingServiceConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig", "RayConfig", "SlurmConfig",
+    "parse_training_service", "PLATFORMS",
+]
+
+
+def _gpu_list(value: Any) -> Any:
+    """NNI accepts a list, a single int, or a string like "0,1"."""
+    if value is None or isinstance(value, list):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("gpuIndices must be a list of integers, an integer or a string like '0,1'")
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        try:
+            return [int(x) for x in value.split(",") if x.strip()]
+        except ValueError:
+            raise ValueError(f"gpuIndices must be integers separated by commas, got {value!r}") from None
+    return value
+
+
+class TrainingServiceConfig(ConfigBase):
+    """Fields every platform shares."""
+
+    platform: str
+    trial_command: str | None = None
+    trial_code_directory: Path | None = None
+    trial_gpu_number: int | None = Field(default=None, ge=0)
+
+
+class LocalConfig(TrainingServiceConfig):
+    platform: Literal["local"] = "local"
+    use_active_gpu: bool | None = None
+    max_trial_number_per_gpu: int = Field(default=1, gt=0)
+    gpu_indices: list[int] | None = None
+    reuse_mode: bool = False
+
+    _gpus = field_validator("gpu_indices", mode="before")(classmethod(lambda cls, v: _gpu_list(v)))
+
+
+class RemoteMachineConfig(ConfigBase):
+    host: str
+    port: int = Field(default=22, gt=0, lt=65536)
+    user: str
+    password: str | None = None
+    ssh_key_file: Path | None = Path("~/.ssh/id_rsa")
+    ssh_passphrase: str | None = None
+    use_active_gpu: bool = False
+    max_trial_number_per_gpu: int = Field(default=1, gt=0)
+    gpu_indices: list[int] | None = None
+    python_path: str | None = None
+
+    _gpus = field_validator("gpu_indices", mode="before")(classmethod(lambda cls, v: _gpu_list(v)))
+
+
+class RemoteConfig(TrainingServiceConfig):
+    platform: Literal["remote"] = "remote"
+    machine_list: list[RemoteMachineConfig] = Field(default_factory=list)
+    reuse_mode: bool = True
+
+
+class RayConfig(TrainingServiceConfig):
+    """A Ray cluster: each trial runs as a Ray task holding the resources asked for."""
+
+    platform: Literal["ray"] = "ray"
+    address: str = "auto"
+    trial_cpu_number: float = Field(default=1.0, ge=0)
+    trial_resources: dict[str, float] = Field(default_factory=dict)
+    runtime_env: dict[str, Any] | None = None
+    namespace: str | None = None
+
+
+class SlurmConfig(TrainingServiceConfig):
+    """A Slurm cluster: one ``sbatch`` job per trial, metrics through the shared filesystem."""
+
+    platform: Literal["slurm"] = "slurm"
+    partition: str | None = None
+    account: str | None = None
+    time_limit: str | None = None
+    trial_cpu_number: int = Field(default=1, gt=0)
+    gres: str | None = None
+    sbatch_options: list[str] = Field(default_factory=list)
+    python_path: str | None = None
+
+
+PLATFORMS: dict[str, type[TrainingServiceConfig]] = {
+    "local": LocalConfig, "remote": RemoteConfig, "ray": RayConfig, "slurm": SlurmConfig,
+}
+
+
+def parse_training_service(value: Any) -> Any:
+    """A platform name, a dict with ``platform``, a config object, or a list of these (hybrid)."""
+    if isinstance(value, list):
+        return [parse_training_service(v) for v in value]
+    if isinstance(value, str):
+        if value not in PLATFORMS:
+            raise ValueError(f"unknown platform {value!r} (known: {', '.join(PLATFORMS)})")
+        return PLATFORMS[value]()
+    if isinstance(value, dict):
+        platform = next((v for k, v in value.items() if str(k).lower() == "platform"), None)
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+        return PLATFORMS[platform].model_validate(value)
+    return value

@@ -1,0 +1,133 @@
+"""The trial-side API: what a trial script calls to get parameters and report metrics.
+
+Kept dependency-free so that ``import nni`` in a trial stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from numbers import Real
+from typing import Any
+
+from .runtime import protocol
+
+__all__ = [
+    "get_next_parameter", "get_next_parameters", "get_current_parameter", "report_intermediate_result",
+    "report_final_result", "get_experiment_id", "get_trial_id", "get_sequence_id",
+]
+
+_logger = logging.getLogger("nni")
+
+_STANDALONE = "STANDALONE"
+
+
+class _TrialContext:
+    """What the running trial knows about itself, read once from the environment."""
+
+    def __init__(self) -> None:
+        self.platform = os.environ.get("NNI_PLATFORM")
+        self.standalone = not self.platform or self.platform == "unittest"
+        self.experiment_id = os.environ.get("NNI_EXP_ID", _STANDALONE)
+        self.trial_id = os.environ.get("NNI_TRIAL_JOB_ID", _STANDALONE)
+        self.sequence_id = int(os.environ.get("NNI_TRIAL_SEQ_ID", "0") or 0)
+        self.sys_dir = os.environ.get("NNI_SYS_DIR", os.getcwd())
+        self.record: dict[str, Any] | None = None
+        self.intermediate_sequence = 0
+        self._metrics_file: Any = None
+
+    def append_metric(self, kind: str, value: Any) -> None:
+        if self._metrics_file is None:
+            path = os.path.join(self.sys_dir, protocol.METRICS_FILE)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._metrics_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the trial
+        sequence = self.intermediate_sequence if kind == "PERIODICAL" else 0
+        parameter_id = self.record.get("parameter_id") if self.record else None
+        self._metrics_file.write(protocol.encode_metric_line(kind, sequence, parameter_id,
+                                                             int(time.time() * 1000), value))
+        self._metrics_file.flush()
+
+
+_context: _TrialContext | None = None
+
+
+def _ctx() -> _TrialContext:
+    global _context
+    if _context is None:
+        _context = _TrialContext()
+    return _context
+
+
+def _check_metric(metric: Any) -> Any:
+    """A metric is a number or a dict with a numeric 'default'; anything else is a user error."""
+    if isinstance(metric, bool) or not isinstance(metric, (Real, dict)):
+        raise TypeError(f"A metric must be a number or a dict with a numeric 'default' key, "
+                        f"got {type(metric).__name__}: {metric!r}")
+    if isinstance(metric, dict):
+        default = metric.get("default")
+        if isinstance(default, bool) or not isinstance(default, Real):
+            raise TypeError(f"A dict metric must hold a numeric 'default' key, got {metric!r}")
+        return {str(k): (float(v) if isinstance(v, Real) and not isinstance(v, bool) else v)
+                for k, v in metric.items()}
+    return float(metric) if not isinstance(metric, int) else metric
+
+
+def get_next_parameter() -> dict[str, Any]:
+    """The hyperparameters chosen for this trial; ``{}`` (with a warning) when run standalone."""
+    ctx = _ctx()
+    if ctx.standalone:
+        _logger.warning("Running trial code without an experiment: get_next_parameter() returns {}.")
+        return {}
+    if ctx.record is None:
+        ctx.record = protocol.read_parameter_file(ctx.sys_dir)
+        if ctx.record is None:
+            raise RuntimeError(f"No parameter file in NNI_SYS_DIR={ctx.sys_dir}")
+    return ctx.record["parameters"]
+
+
+get_next_parameters = get_next_parameter
+
+
+def get_current_parameter(tag: str | None = None) -> Any:
+    """The parameters last returned by get_next_parameter, or one value of them by ``tag``."""
+    ctx = _ctx()
+    if ctx.record is None:
+        return None
+    params = ctx.record["parameters"]
+    return params if tag is None else params[tag]
+
+
+def report_intermediate_result(metric: Any) -> None:
+    """Report one point of the trial's learning curve (sequence numbers 0, 1, 2, …)."""
+    metric = _check_metric(metric)
+    ctx = _ctx()
+    if ctx.standalone:
+        _logger.info("Intermediate result: %s  (Standalone mode, not sent)", metric)
+        print(f"[nni] intermediate result: {metric}")
+    else:
+        ctx.append_metric("PERIODICAL", metric)
+    ctx.intermediate_sequence += 1
+
+
+def report_final_result(metric: Any) -> None:
+    """Report the trial's final result, the value the tuner optimises."""
+    metric = _check_metric(metric)
+    ctx = _ctx()
+    if ctx.standalone:
+        _logger.info("Final result: %s  (Standalone mode, not sent)", metric)
+        print(f"[nni] final result: {metric}")
+        return
+    ctx.append_metric("FINAL", metric)
+
+
+def get_experiment_id() -> str:
+    return _ctx().experiment_id
+
+
+def get_trial_id() -> str:
+    return _ctx().trial_id
+
+
+def get_sequence_id() -> int:
+    return _ctx().sequence_id
