@@ -61,6 +61,9 @@ class TrialStarted:
     host: str | None = None
     gpus: tuple[int, ...] = ()
     timestamp_ms: int | None = None
+    handle: dict[str, Any] = field(default_factory=dict)
+    """Service-specific facts to find the trial again after a manager restart (pid, job id, host);
+    stored by the engine and given back to :meth:`TrainingService.adopt`."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,15 @@ class TrainingService(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None:
         """Kill every trial, wait for their TrialEnded events, and release all resources."""
+
+    async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
+        """Take over a trial a previous manager started (resume after a crash).
+
+        Return True when the trial is still alive and will now be followed (its metrics, read from
+        the start of its metrics file, and its end are reported as usual); False when it is gone,
+        in which case the engine runs it again. The default adopts nothing.
+        """
+        return False
 
     def describe(self) -> dict[str, Any]:
         """What the web UI shows about this service (hosts, GPUs, cluster address)."""
