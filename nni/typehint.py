@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, Union
+from typing import Any, Literal, TypedDict
 
 __all__ = [
     "Parameters", "SearchSpace", "TrialMetric", "TrialRecord", "ParameterRecord", "ParameterChoice",
@@ -11,7 +11,7 @@ __all__ = [
 
 Parameters = dict[str, Any]
 SearchSpace = dict[str, Any]
-TrialMetric = Union[float, dict[str, Any]]
+TrialMetric = float | dict[str, Any]
 OptimizeMode = Literal["minimize", "maximize"]
 
 

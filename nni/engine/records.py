@@ -86,6 +86,8 @@ class Trial:
     message: str | None = None
     """Why it waits, why it failed, or why it was stopped."""
     exit_code: int | None = None
+    handle: dict[str, Any] = field(default_factory=dict)
+    """What the training service needs to find the trial again after a manager restart."""
     final: MetricRecord | None = None
     intermediate: list[MetricRecord] = field(default_factory=list)
 

@@ -1,0 +1,579 @@
+"""The engine: the one component that owns trial state and drives tuner, assessor and trials.
+
+Everything runs on one asyncio event loop. Tuner and assessor calls go, in order, through a single
+worker thread so a slow ``generate_parameters`` never blocks the server, and an exception there is
+caught, logged with its traceback and turns the experiment to ERROR instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import string
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ..assessor import AssessResult
+from ..errors import NoMoreTrialError
+from ..experiment.config import ExperimentConfig, parse_duration
+from ..search_space import validate_search_space
+from ..storage.base import Storage
+from ..training_service.base import (
+    TrainingService,
+    TrialEnded,
+    TrialEvent,
+    TrialMetric,
+    TrialSpec,
+    TrialStarted,
+    TrialWaiting,
+)
+from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus, metric_default
+
+__all__ = ["Engine"]
+
+_logger = logging.getLogger("nni.engine")
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+_ACTIVE = (TrialStatus.WAITING, TrialStatus.RUNNING)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Engine:
+    """Runs one experiment: ask the tuner, submit trials, record events, tell the tuner results."""
+
+    def __init__(self, experiment_id: str, config: ExperimentConfig, experiment_dir: Path, storage: Storage,
+                 training_service: TrainingService, tuner: Any, assessor: Any | None = None,
+                 on_status: Callable[[ExperimentStatus], None] | None = None) -> None:
+        self.experiment_id = experiment_id
+        self.config = config
+        self.experiment_dir = Path(experiment_dir)
+        self.storage = storage
+        self.service = training_service
+        self.tuner = tuner
+        self.assessor = assessor
+        self.status = ExperimentStatus.INITIALIZED
+        self.error: str | None = None
+        self.trials: dict[str, Trial] = {}
+        self.search_space: dict[str, Any] = {}
+        self.start_time_ms = _now_ms()
+        self.end_time_ms: int | None = None
+        self.revision = 0
+        self._on_status = on_status
+        self._changes: deque[Change] = deque(maxlen=20000)
+        self._changed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._tuner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nni-tuner")
+        self._next_parameter_id = 0
+        self._tuner_exhausted = False
+        self._duration_reached = False
+        self._kill_status: dict[str, tuple[TrialStatus, str | None]] = {}
+        self._trial_timers: dict[str, asyncio.TimerHandle] = {}
+        self._customized_queue: deque[Trial] = deque()
+        self._elapsed_before_ms = 0
+        self._resumed_at_ms = self.start_time_ms
+        self._loop_task: asyncio.Task[None] | None = None
+        self._duration_timer: asyncio.TimerHandle | None = None
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check everything, start the training service and the scheduling loop."""
+        self.search_space = self.config.resolved_search_space()
+        profile = self.storage.load_profile()
+        if profile is not None:
+            self._restore(profile)
+        self._save_profile()
+        await self.service.start(self._on_trial_event)
+        if not await self._tuner_call(self.tuner.update_search_space, self.search_space):
+            return
+        if profile is not None:
+            await self._replay_results()
+            await self._adopt_or_requeue()
+        self._set_status(ExperimentStatus.RUNNING)
+        self._arm_duration_timer()
+        self._loop_task = asyncio.ensure_future(self._schedule_loop())
+        self._wake.set()
+
+    async def stop(self, status: ExperimentStatus = ExperimentStatus.STOPPED) -> None:
+        """Kill every trial, record them as canceled, and leave the experiment in ``status``."""
+        if self._stopped.is_set():
+            return
+        if self.status not in (ExperimentStatus.ERROR,):
+            self._set_status(ExperimentStatus.STOPPING)
+        for trial in self.trials.values():
+            if trial.status in _ACTIVE:
+                self._kill_status.setdefault(trial.trial_id, (TrialStatus.USER_CANCELED, "experiment stopped"))
+        with contextlib.suppress(Exception):
+            await self.service.stop()
+        self._stopped.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._duration_timer is not None:
+            self._duration_timer.cancel()
+        for timer in self._trial_timers.values():
+            timer.cancel()
+        if self.status != ExperimentStatus.ERROR:
+            self._set_status(status)
+        self.end_time_ms = self.end_time_ms or _now_ms()
+        self._save_profile()
+        for target in (self.tuner, self.assessor):
+            if target is not None:
+                with contextlib.suppress(Exception):
+                    await self._run_in_tuner_thread(target._on_exit)
+        self._tuner_thread.shutdown(wait=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ExperimentStatus.DONE, ExperimentStatus.ERROR, ExperimentStatus.STOPPED)
+
+    # -- change feed ----------------------------------------------------------------------------
+
+    def _changed_now(self, kind: str, trial_id: str | None = None) -> None:
+        self.revision += 1
+        self._changes.append(Change(self.revision, kind, trial_id))
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_changes(self, after: int, timeout: float) -> list[Change]:
+        """Changes with ``seq > after``; waits up to ``timeout`` seconds for the first one.
+
+        A single ``Change(kind='reset')`` means the feed no longer holds everything since ``after``.
+        """
+        if self.revision <= after:
+            event = self._changed
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+        if self.revision <= after:
+            return []
+        if not self._changes or self._changes[0].seq > after + 1:
+            return [Change(self.revision, "reset")]
+        return [c for c in self._changes if c.seq > after]
+
+    # -- state changes (the only place trial and experiment state change) ---------------------
+
+    def _set_status(self, status: ExperimentStatus, error: str | None = None) -> None:
+        if status == self.status and error is None:
+            return
+        self.status = status
+        if error is not None:
+            self.error = error
+        if status in (ExperimentStatus.DONE, ExperimentStatus.STOPPED, ExperimentStatus.ERROR):
+            self.end_time_ms = _now_ms()
+        elif status == ExperimentStatus.RUNNING:
+            self.end_time_ms = None
+        self.storage.append_experiment_event("status", {"status": status.value, "error": self.error})
+        self._save_profile()
+        self._changed_now("experiment")
+        if self._on_status is not None:
+            self._on_status(status)
+
+    def _update_trial(self, trial: Trial, kind: str, **fields: Any) -> None:
+        for key, value in fields.items():
+            setattr(trial, key, value)
+        self.storage.append_trial_event(trial, kind, fields)
+        self._changed_now("trial", trial.trial_id)
+
+    def _fail(self, message: str) -> None:
+        _logger.error("%s", message)
+        self._set_status(ExperimentStatus.ERROR, message)
+        self._wake.set()
+
+    # -- tuner calls ------------------------------------------------------------------------------
+
+    async def _run_in_tuner_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._tuner_thread, lambda: fn(*args, **kwargs))
+
+    async def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call the tuner/assessor; on an exception record ERROR with the traceback and return None."""
+        try:
+            result = await self._run_in_tuner_thread(fn, *args, **kwargs)
+        except NoMoreTrialError:
+            raise
+        except Exception as error:
+            owner = type(getattr(fn, "__self__", fn)).__name__
+            name = getattr(fn, "__name__", "call")
+            detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            self._fail(f"{owner}.{name} raised {type(error).__name__}: {error}\n{detail}")
+            return None
+        return True if result is None else result
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    def _active(self) -> list[Trial]:
+        return [t for t in self.trials.values() if t.status in _ACTIVE]
+
+    def _created_by_tuner(self) -> int:
+        return sum(1 for t in self.trials.values() if not t.customized)
+
+    def _may_create(self) -> bool:
+        limit = self.config.max_trial_number
+        return not (self._tuner_exhausted or self._duration_reached or (limit is not None and self._created_by_tuner() >= limit))
+
+    async def _schedule_loop(self) -> None:
+        while not self._stopped.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopped.is_set() or self.status == ExperimentStatus.ERROR:
+                continue
+            await self._schedule()
+
+    async def _schedule(self) -> None:
+        concurrency = self.config.trial_concurrency or 1
+        while self._customized_queue and len(self._active()) < concurrency:
+            trial = self._customized_queue.popleft()
+            await self._submit(trial)
+        free = concurrency - len(self._active())
+        if free > 0 and self._may_create():
+            limit = self.config.max_trial_number
+            count = free if limit is None else min(free, limit - self._created_by_tuner())
+            ids = list(range(self._next_parameter_id, self._next_parameter_id + count))
+            try:
+                proposals = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
+            except NoMoreTrialError:
+                proposals = []
+            if proposals is None:  # the tuner raised: _tuner_call already recorded ERROR
+                return
+            proposals = [] if proposals is True else list(proposals)
+            for parameter_id, parameters in zip(ids, proposals, strict=False):
+                await self._submit(self._new_trial(parameter_id, parameters, "algorithm"))
+            if not proposals and not self._active():
+                # A tuner that has nothing to offer while nothing runs never will: it is exhausted.
+                self._tuner_exhausted = True
+        self._update_run_status()
+
+    def _update_run_status(self) -> None:
+        if self.status not in (ExperimentStatus.RUNNING, ExperimentStatus.NO_MORE_TRIAL,
+                               ExperimentStatus.TUNER_NO_MORE_TRIAL, ExperimentStatus.DONE):
+            return
+        if self._may_create() or self._customized_queue:
+            self._set_status(ExperimentStatus.RUNNING)
+        elif self._active():
+            self._set_status(ExperimentStatus.TUNER_NO_MORE_TRIAL if self._tuner_exhausted
+                             else ExperimentStatus.NO_MORE_TRIAL)
+        else:
+            self._set_status(ExperimentStatus.DONE)
+
+    def _new_trial_id(self) -> str:
+        while True:
+            trial_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(5))
+            if trial_id not in self.trials:
+                return trial_id
+
+    def _new_trial(self, parameter_id: int, parameters: dict[str, Any], source: str) -> Trial:
+        self._next_parameter_id = max(self._next_parameter_id, parameter_id + 1)
+        record = {"parameter_id": parameter_id, "parameter_source": source, "parameters": parameters,
+                  "parameter_index": 0}
+        trial = Trial(self._new_trial_id(), sequence_id=parameter_id, parameter_id=parameter_id,
+                      parameter_record=record, customized=source == "customized", submit_time_ms=_now_ms())
+        self.trials[trial.trial_id] = trial
+        self.storage.append_trial_event(trial, "created", {
+            "sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
+            "customized": trial.customized, "submit_time_ms": trial.submit_time_ms, "status": trial.status})
+        self._changed_now("trial", trial.trial_id)
+        return trial
+
+    def _spec(self, trial: Trial) -> TrialSpec:
+        return TrialSpec(
+            trial_id=trial.trial_id, sequence_id=trial.sequence_id, command=self.config.trial_command or "",
+            code_dir=Path(self.config.trial_code_directory).expanduser().resolve(),
+            trial_dir=self.experiment_dir / "trials" / trial.trial_id, parameter_record=trial.parameter_record,
+            gpu_number=self.config.trial_gpu_number or 0,
+            env={"NNI_EXP_ID": self.experiment_id})
+
+    async def _submit(self, trial: Trial) -> None:
+        await self.service.submit(self._spec(trial))
+
+    # -- events from the training service -------------------------------------------------------
+
+    def _on_trial_event(self, event: TrialEvent) -> None:
+        trial = self.trials.get(event.trial_id)
+        if trial is None or trial.finished:
+            return
+        if isinstance(event, TrialWaiting):
+            self._update_trial(trial, "waiting", message=event.reason)
+        elif isinstance(event, TrialStarted):
+            self._update_trial(trial, "started", status=TrialStatus.RUNNING, start_time_ms=event.timestamp_ms or _now_ms(),
+                               log_path=event.log_path, host=event.host, gpus=tuple(event.gpus), message=None,
+                               stdout_path=str(event.stdout_path) if event.stdout_path else None,
+                               stderr_path=str(event.stderr_path) if event.stderr_path else None,
+                               handle=dict(event.handle))
+            self._arm_trial_timer(trial)
+        elif isinstance(event, TrialMetric):
+            self._on_metric(trial, event.record)
+        elif isinstance(event, TrialEnded):
+            self._on_end(trial, event)
+
+    def _on_metric(self, trial: Trial, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        metric = MetricRecord(trial.trial_id, trial.parameter_id, kind,
+                              int(record.get("sequence") or 0) if kind == "PERIODICAL" else 0,
+                              int(record.get("timestamp") or _now_ms()), record.get("value"))
+        if not self.storage.add_metric(metric):
+            return  # already recorded (re-read after a resume)
+        if kind == "FINAL":
+            if trial.final is not None:
+                return
+            trial.final = metric
+            self._changed_now("metric", trial.trial_id)
+            value = metric_default(metric.value)
+            if value is not None:
+                asyncio.ensure_future(self._tuner_call(
+                    self.tuner.receive_trial_result, trial.parameter_id, trial.parameters, metric.value,
+                    customized=trial.customized, trial_job_id=trial.trial_id))
+        else:
+            trial.intermediate.append(metric)
+            self._changed_now("metric", trial.trial_id)
+            if self.assessor is not None and trial.status == TrialStatus.RUNNING:
+                asyncio.ensure_future(self._assess(trial))
+
+    async def _assess(self, trial: Trial) -> None:
+        history = [v for v in (metric_default(m.value) for m in trial.intermediate) if v is not None]
+        if not history:
+            return
+        verdict = await self._tuner_call(self.assessor.assess_trial, trial.trial_id, history)
+        if verdict == AssessResult.Bad and trial.status in _ACTIVE:
+            await self._kill(trial, TrialStatus.EARLY_STOPPED, "early stopped by the assessor")
+
+    def _on_end(self, trial: Trial, event: TrialEnded) -> None:
+        timer = self._trial_timers.pop(trial.trial_id, None)
+        if timer is not None:
+            timer.cancel()
+        message = event.reason
+        if trial.trial_id in self._kill_status and (event.killed or event.exit_code != 0):
+            status, message = self._kill_status.pop(trial.trial_id)
+        elif event.exit_code == 0:
+            final = trial.final.value if trial.final is not None else None
+            if trial.final is not None and metric_default(final) is None:
+                status = TrialStatus.FAILED
+                message = f"the final result is not a finite number: {final!r}"
+            else:
+                status = TrialStatus.SUCCEEDED
+        else:
+            status = TrialStatus.FAILED
+            tail = self._stderr_tail(trial)
+            message = f"{message or 'failed'}: {tail}" if tail else message
+        self._update_trial(trial, "ended", status=status, end_time_ms=event.timestamp_ms or _now_ms(),
+                           exit_code=event.exit_code, message=message)
+        success = status == TrialStatus.SUCCEEDED
+        asyncio.ensure_future(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
+                                               trial_job_id=trial.trial_id))
+        if self.assessor is not None:
+            asyncio.ensure_future(self._tuner_call(self.assessor.trial_end, trial.trial_id, success))
+        self._wake.set()
+
+    @staticmethod
+    def _stderr_tail(trial: Trial) -> str | None:
+        if not trial.stderr_path:
+            return None
+        try:
+            with open(trial.stderr_path, "rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - 4096))
+                lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except OSError:
+            return None
+        return lines[-1][:500] if lines else None
+
+    # -- limits ----------------------------------------------------------------------------------
+
+    def elapsed_seconds(self) -> float:
+        end = self.end_time_ms if self.finished and self.end_time_ms else _now_ms()
+        return (self._elapsed_before_ms + end - self._resumed_at_ms) / 1000
+
+    def _arm_duration_timer(self) -> None:
+        if self._duration_timer is not None:
+            self._duration_timer.cancel()
+            self._duration_timer = None
+        limit = self.config.max_experiment_seconds
+        if limit is None:
+            self._duration_reached = False
+            return
+        remaining = limit - self.elapsed_seconds()
+        if remaining <= 0:
+            self._on_duration_reached()
+        else:
+            self._duration_reached = False
+            self._duration_timer = asyncio.get_running_loop().call_later(remaining, self._on_duration_reached)
+
+    def _on_duration_reached(self) -> None:
+        self._duration_reached = True
+        for trial in self._active():
+            asyncio.ensure_future(self._kill(trial, TrialStatus.SYS_CANCELED, "maxExperimentDuration reached"))
+        self._wake.set()
+
+    def _arm_trial_timer(self, trial: Trial) -> None:
+        limit = self.config.max_trial_seconds
+        if limit is None:
+            return
+        def expire() -> None:
+            if trial.status in _ACTIVE:
+                asyncio.ensure_future(self._kill(trial, TrialStatus.EARLY_STOPPED,
+                                                 f"exceeded maxTrialDuration ({self.config.max_trial_duration})"))
+        self._trial_timers[trial.trial_id] = asyncio.get_running_loop().call_later(limit, expire)
+
+    # -- commands (from the REST server / Experiment API) ---------------------------------------
+
+    async def _kill(self, trial: Trial, status: TrialStatus, message: str | None) -> None:
+        self._kill_status.setdefault(trial.trial_id, (status, message))
+        await self.service.kill(trial.trial_id)
+
+    async def kill_trial(self, trial_id: str) -> None:
+        trial = self.trials.get(trial_id)
+        if trial is None:
+            raise KeyError(trial_id)
+        if trial in self._customized_queue:
+            self._customized_queue.remove(trial)
+            self._update_trial(trial, "ended", status=TrialStatus.USER_CANCELED, end_time_ms=_now_ms(),
+                               message="canceled by the user")
+            return
+        if trial.status in _ACTIVE:
+            await self._kill(trial, TrialStatus.USER_CANCELED, "canceled by the user")
+
+    async def add_customized_trial(self, parameters: dict[str, Any]) -> str:
+        """Queue a trial with user-chosen parameters; it runs when a slot frees."""
+        if not isinstance(parameters, dict):
+            raise ValueError("a customized trial needs a dict of parameters")
+        trial = self._new_trial(self._next_parameter_id, parameters, "customized")
+        self._customized_queue.append(trial)
+        self._wake.set()
+        return trial.trial_id
+
+    def _config_event(self, field: str, value: Any) -> None:
+        self.storage.append_experiment_event("config", {"field": field, "value": value})
+        self._save_profile()
+        self._changed_now("experiment")
+        self._wake.set()
+
+    async def update_trial_concurrency(self, value: int) -> None:
+        self.config.trial_concurrency = value
+        self._config_event("trialConcurrency", value)
+
+    async def update_max_trial_number(self, value: int) -> None:
+        self.config.max_trial_number = value
+        self._config_event("maxTrialNumber", value)
+        self._resume_if_done()
+
+    async def update_max_experiment_duration(self, value: str | int | float) -> None:
+        parse_duration(value)
+        self.config.max_experiment_duration = value
+        self._arm_duration_timer()
+        self._config_event("maxExperimentDuration", value)
+        self._resume_if_done()
+
+    async def update_search_space(self, space: dict[str, Any]) -> None:
+        validate_search_space(space)
+        if await self._tuner_call(self.tuner.update_search_space, space) is None:
+            return
+        self.search_space = space
+        self.config.search_space = space
+        self.config.search_space_file = None
+        self._tuner_exhausted = False
+        self._config_event("searchSpace", space)
+        self._resume_if_done()
+
+    def _resume_if_done(self) -> None:
+        if self.status in (ExperimentStatus.DONE, ExperimentStatus.NO_MORE_TRIAL) and self._may_create():
+            self._set_status(ExperimentStatus.RUNNING)
+            self._wake.set()
+
+    async def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Give earlier results to the tuner (and keep them so a resume gives them again)."""
+        clean = [d for d in data if isinstance(d, dict) and "parameter" in d and metric_default(d.get("value")) is not None]
+        self.storage.append_experiment_event("import_data", {"data": clean})
+        await self._tuner_call(self.tuner.import_data, clean)
+
+    def statistics(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for trial in self.trials.values():
+            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
+        return counts
+
+    def optimize_mode(self) -> str:
+        """'maximize' or 'minimize', from the tuner's classArgs or the live tuner object."""
+        mode = getattr(self.tuner, "optimize_mode", None)
+        mode = getattr(mode, "value", mode)
+        algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
+        if algorithm is not None and algorithm.class_args.get("optimize_mode"):
+            mode = algorithm.class_args["optimize_mode"]
+        return "minimize" if str(mode).lower() == "minimize" else "maximize"
+
+    def best_trial(self) -> Trial | None:
+        mode = self.optimize_mode()
+        scored = [(metric_default(t.final.value), t) for t in self.trials.values() if t.final is not None]
+        scored = [(v, t) for v, t in scored if v is not None]
+        if not scored:
+            return None
+        pick = max if mode == "maximize" else min
+        return pick(scored, key=lambda item: item[0])[1]
+
+    def profile(self) -> dict[str, Any]:
+        """NNI's experiment profile."""
+        return {
+            "id": self.experiment_id,
+            "revision": self.revision,
+            "execDuration": round(self.elapsed_seconds()),
+            "logDir": str(self.experiment_dir),
+            "nextSequenceId": self._next_parameter_id,
+            "params": self.config.json(),
+            "startTime": self.start_time_ms,
+            "endTime": self.end_time_ms,
+            "maxSequenceId": self._next_parameter_id - 1,
+        }
+
+    # -- persistence and resume -------------------------------------------------------------------
+
+    def _save_profile(self) -> None:
+        self.storage.save_profile({
+            "id": self.experiment_id, "config": self.config.json(), "status": self.status.value, "error": self.error,
+            "start_time_ms": self.start_time_ms, "end_time_ms": self.end_time_ms,
+            "elapsed_ms": self._elapsed_before_ms + (self.end_time_ms or _now_ms()) - self._resumed_at_ms,
+            "next_parameter_id": self._next_parameter_id,
+        })
+
+    def _restore(self, profile: dict[str, Any]) -> None:
+        self.start_time_ms = profile.get("start_time_ms", self.start_time_ms)
+        self._elapsed_before_ms = int(profile.get("elapsed_ms") or 0)
+        self._resumed_at_ms = _now_ms()
+        self.trials = {t.trial_id: t for t in self.storage.load_trials()}
+        self._next_parameter_id = max([int(profile.get("next_parameter_id") or 0)]
+                                      + [t.parameter_id + 1 for t in self.trials.values()])
+
+    async def _replay_results(self) -> None:
+        """Rebuild the tuner's state from what is stored: imported data, then every final result."""
+        for event in self.storage.experiment_events("import_data"):
+            await self._tuner_call(self.tuner.import_data, event["data"]["data"])
+        replay = [{"parameter": t.parameters, "value": t.final.value} for t in self.trials.values()
+                  if t.final is not None and metric_default(t.final.value) is not None]
+        if replay:
+            await self._tuner_call(self.tuner.import_data, replay)
+
+    async def _adopt_or_requeue(self) -> None:
+        """Trials that were active when the old manager died: follow them if alive, else run again."""
+        for trial in list(self.trials.values()):
+            if trial.status not in _ACTIVE:
+                continue
+            handle = getattr(trial, "handle", None) or {}
+            if trial.status == TrialStatus.RUNNING and await self.service.adopt(self._spec(trial), handle):
+                self._arm_trial_timer(trial)
+                continue
+            if trial.status == TrialStatus.RUNNING:
+                self._update_trial(trial, "requeued", status=TrialStatus.WAITING, message="re-run after resume")
+            await self._submit(trial)
+
+    def wake(self) -> None:
+        self._wake.set()
+

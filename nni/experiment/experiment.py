@@ -1,0 +1,254 @@
+"""``Experiment``: NNI's Python launch API (both the 2.0 form with a live tuner and the 3.0 form)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import secrets
+import string
+import sys
+import weakref
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..assessor import Assessor
+from ..engine.records import ExperimentStatus, metric_default
+from ..errors import ConfigError
+from ..storage.manifest import read_manifest
+from ..tuner import Tuner
+from .config import ExperimentConfig
+from .data import TrialJob, TrialMetricData, TrialResult
+from .launcher import ExperimentRunner
+from .progress import ProgressLine
+from .rest_client import RestClient
+
+__all__ = ["Experiment", "RunMode"]
+
+_logger = logging.getLogger("nni.experiment")
+_ID_CHARS = string.ascii_lowercase + string.digits
+_running: weakref.WeakSet[Experiment] = weakref.WeakSet()
+
+
+class RunMode(Enum):
+    """Background: the manager ends with this Python process. Foreground: also logs to the console.
+    Detach: the manager keeps running after this script exits."""
+
+    Background = "background"
+    Foreground = "foreground"
+    Detach = "detach"
+
+
+def _new_id() -> str:
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(8))
+
+
+class Experiment:
+    """Configure with ``experiment.config.*``, then ``run(port)``; query and steer while it runs."""
+
+    def __init__(self, config_or_platform: Any = None, id: str | None = None, *args: Any,  # noqa: A002
+                 tuner: Tuner | None = None, assessor: Assessor | None = None,
+                 training_service: Any = None) -> None:
+        live_tuner, live_assessor = tuner, assessor
+        # NNI 2.0 form: Experiment(tuner, 'local') or Experiment(tuner, assessor, 'local').
+        positional = [config_or_platform, id, *args]
+        if isinstance(config_or_platform, Tuner):
+            live_tuner = config_or_platform
+            rest = [p for p in positional[1:] if p is not None]
+            if rest and isinstance(rest[0], Assessor):
+                live_assessor = rest.pop(0)
+            training_service = training_service or (rest[0] if rest else None)
+            config_or_platform, id = None, None
+        elif args:
+            raise TypeError("Experiment(config_or_platform=None, id=None) takes at most two positional arguments")
+        if id is not None and not _valid_id(id):
+            raise ValueError(f"experiment id must match [A-Za-z0-9_-]{{1,32}}, got {id!r}")
+        if isinstance(config_or_platform, ExperimentConfig):
+            self.config = config_or_platform
+        elif config_or_platform is not None or training_service is not None:
+            self.config = ExperimentConfig(training_service=config_or_platform or training_service)
+        else:
+            self.config = ExperimentConfig()
+        self.id: str = id or _new_id()
+        self.port: int | None = None
+        self.url_prefix: str | None = None
+        self._tuner = live_tuner
+        self._assessor = live_assessor
+        self._runner: ExperimentRunner | None = None
+        self._client: RestClient | None = None
+        self._host = "127.0.0.1"
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def start(self, port: int = 8080, debug: bool = False, run_mode: RunMode = RunMode.Background,
+              host: str = "127.0.0.1", url_prefix: str | None = None) -> None:
+        """Start the manager (and its web UI on ``host:port``) and return once trials can run."""
+        if self._runner is not None or self._client is not None:
+            raise RuntimeError(f"experiment {self.id} is already started on port {self.port}")
+        if url_prefix is not None:
+            self.url_prefix = url_prefix
+        if run_mode == RunMode.Detach:
+            from .detach import start_detached
+
+            if self._tuner is not None or self._assessor is not None:
+                raise ConfigError("run_mode=Detach needs the tuner given in config (tuner.name or "
+                                  "tuner.className): a live tuner object cannot outlive this process")
+            self._client = start_detached(self.id, self.config, port, host, self.url_prefix or "", debug)
+            self.port, self._host = port, host
+            return
+        runner = ExperimentRunner(self.id, self.config, tuner=self._tuner, assessor=self._assessor, port=port,
+                                  host=host, url_prefix=self.url_prefix or "", debug=debug,
+                                  console_log=run_mode == RunMode.Foreground)
+        runner.start_in_thread()
+        self._runner, self.port, self._host = runner, port, host
+        self._client = RestClient(port, host, self.url_prefix or "", runner.token)
+        _running.add(self)
+        print(f"Experiment {self.id} started. Web portal: {runner.url}", flush=True)
+
+    def stop(self) -> None:
+        """Stop the experiment: kill its trials, stop the manager and its web server."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        elif self._client is not None:
+            try:
+                self._client.delete("/experiment")
+            except OSError:
+                pass
+        self._client = None
+        self.port = None
+        _running.discard(self)
+
+    def run(self, port: int = 8080, wait_completion: bool = True, debug: bool = False) -> bool | None:
+        """Start, then block until the experiment ends: True for DONE/STOPPED, False for ERROR.
+
+        Ctrl-C stops the experiment. Afterwards it stays queryable until ``stop()`` or exit.
+        """
+        self.start(port, debug)
+        if not wait_completion:
+            return None
+        assert self._runner is not None
+        runner = self._runner
+        try:
+            with ProgressLine(self._summary, runner.url) as progress:
+                progress.wait(runner.wait_finished)
+        except KeyboardInterrupt:
+            _logger.warning("KeyboardInterrupt: stopping the experiment")
+            print("\nInterrupted: stopping the experiment...", file=sys.stderr, flush=True)
+            self.stop()
+            return None
+        engine = runner.engine
+        assert engine is not None
+        status = engine.status
+        if status == ExperimentStatus.ERROR:
+            print(f"Experiment {self.id} failed: {engine.error}", file=sys.stderr, flush=True)
+            return False
+        done = engine.statistics().get("SUCCEEDED", 0)
+        print(f"Experiment {self.id} {status.value}: {done}/{len(engine.trials)} trials succeeded.", flush=True)
+        return True
+
+    def _summary(self) -> dict[str, Any]:
+        engine = self._runner.engine if self._runner else None
+        if engine is None:
+            return {}
+        stats = engine.statistics()
+        best = engine.best_trial()
+        finished = sum(n for s, n in stats.items() if s not in ("WAITING", "RUNNING"))
+        return {"status": engine.status.value, "done": finished, "max": self.config.max_trial_number,
+                "running": stats.get("RUNNING", 0), "waiting": stats.get("WAITING", 0),
+                "best": metric_default(best.final.value) if best and best.final else None,
+                "elapsed": engine.elapsed_seconds()}
+
+    @classmethod
+    def connect(cls, port: int) -> Experiment:
+        """Attach to an experiment already running on ``port`` (started elsewhere)."""
+        entry = next((e for e in read_manifest().values()
+                      if e.get("port") == port and e.get("status") not in ("STOPPED",)), None)
+        token = entry.get("token") if entry else None
+        client = RestClient(port, token=token, url_prefix=(entry or {}).get("urlPrefix", ""))
+        profile = client.get("/experiment")
+        experiment = cls(ExperimentConfig.model_validate(profile["params"]), id=profile["id"])
+        experiment._client, experiment.port = client, port
+        return experiment
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def _rest(self) -> RestClient:
+        if self._client is None:
+            raise RuntimeError(f"experiment {self.id} is not running: call start() or run() first")
+        return self._client
+
+    def get_status(self) -> str:
+        return self._rest().get("/check-status")["status"]
+
+    def get_trial_job(self, trial_job_id: str) -> TrialJob:
+        return TrialJob.from_json(self._rest().get(f"/trial-jobs/{trial_job_id}"))
+
+    def list_trial_jobs(self) -> list[TrialJob]:
+        return [TrialJob.from_json(t) for t in self._rest().get("/trial-jobs")]
+
+    def get_job_statistics(self) -> list[dict[str, Any]]:
+        return self._rest().get("/job-statistics")
+
+    def get_job_metrics(self, trial_job_id: str | None = None) -> dict[str, list[TrialMetricData]]:
+        path = f"/metric-data/{trial_job_id}" if trial_job_id else "/metric-data"
+        metrics: dict[str, list[TrialMetricData]] = {}
+        for item in self._rest().get(path):
+            metrics.setdefault(item["trialJobId"], []).append(TrialMetricData.from_json(item))
+        return metrics
+
+    def get_experiment_profile(self) -> dict[str, Any]:
+        return self._rest().get("/experiment")
+
+    def get_experiment_metadata(self, exp_id: str) -> dict[str, Any]:
+        return read_manifest().get(exp_id, {})
+
+    def get_all_experiments_metadata(self) -> list[dict[str, Any]]:
+        return list(read_manifest().values())
+
+    def export_data(self) -> list[TrialResult]:
+        return [TrialResult(r["parameter"], r["value"], r["trialJobId"]) for r in self._rest().get("/export-data")]
+
+    # -- updates ----------------------------------------------------------------------------------
+
+    def _update(self, update_type: str, key: str, value: Any) -> None:
+        self._rest().put(f"/experiment?update_type={update_type}", {"params": {key: value}})
+        field = {"trialConcurrency": "trial_concurrency", "maxTrialNumber": "max_trial_number",
+                 "maxExperimentDuration": "max_experiment_duration", "searchSpace": "search_space"}[key]
+        if self._runner is None:
+            setattr(self.config, field, value)
+
+    def update_trial_concurrency(self, value: int) -> None:
+        self._update("TRIAL_CONCURRENCY", "trialConcurrency", value)
+
+    def update_max_experiment_duration(self, value: str) -> None:
+        self._update("MAX_EXEC_DURATION", "maxExperimentDuration", value)
+
+    def update_search_space(self, value: dict[str, Any]) -> None:
+        self._update("SEARCH_SPACE", "searchSpace", value)
+
+    def update_max_trial_number(self, value: int) -> None:
+        self._update("MAX_TRIAL_NUM", "maxTrialNumber", value)
+
+    def kill_trial_job(self, trial_job_id: str) -> None:
+        self._rest().delete(f"/trial-jobs/{trial_job_id}")
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        self._rest().post("/experiment/import-data", data)
+
+    @property
+    def experiment_dir(self) -> Path:
+        return Path(self.config.experiment_working_directory).expanduser() / self.id
+
+
+def _valid_id(value: str) -> bool:
+    return 1 <= len(value) <= 32 and all(c.isalnum() or c in "_-" for c in value) and value.isascii()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for experiment in list(_running):
+        try:
+            experiment.stop()
+        except Exception:  # interpreter exit: nothing left to report to
+            pass

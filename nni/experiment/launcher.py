@@ -1,0 +1,248 @@
+"""The composition root: build storage, algorithms, training service, engine and server for one
+experiment and run them on a private event loop (in a thread of this process, or as the main loop
+of a detached manager process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ..algorithms.hpo.builtin import create_algorithm
+from ..engine.engine import Engine
+from ..engine.records import ExperimentStatus
+from ..server.app import create_app
+from ..storage.manifest import update_manifest_entry
+from ..storage.sqlite import SqliteStorage
+from ..training_service import create_training_service
+from .config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
+
+__all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port"]
+
+_logger = logging.getLogger("nni.experiment")
+
+
+def experiment_dir_of(config: ExperimentConfig, experiment_id: str) -> Path:
+    return Path(config.experiment_working_directory).expanduser().resolve() / experiment_id
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """Bind the server socket now, so a taken port is reported before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
+                           f"choose another port, e.g. experiment.run({port + 1})") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def _make_algorithm(kind: str, config: AlgorithmConfig | CustomAlgorithmConfig | None) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, CustomAlgorithmConfig):
+        return create_algorithm(kind, class_name=config.class_name, class_args=config.class_args,
+                                code_directory=config.code_directory)
+    return create_algorithm(kind, name=config.name, class_args=config.class_args)
+
+
+def _setup_logging(log_dir: Path, debug: bool, level: str | None, console: bool) -> list[logging.Handler]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s")
+    handlers: list[logging.Handler] = []
+    manager = logging.FileHandler(log_dir / "nnimanager.log")
+    manager.addFilter(lambda r: not r.name.startswith("nni.algorithms"))
+    dispatcher = logging.FileHandler(log_dir / "dispatcher.log")
+    dispatcher.addFilter(lambda r: r.name.startswith("nni.algorithms"))
+    handlers += [manager, dispatcher]
+    if console:
+        handlers.append(logging.StreamHandler())
+    root = logging.getLogger("nni")
+    root.setLevel(logging.DEBUG if debug else getattr(logging, (level or "info").upper(), logging.INFO))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return handlers
+
+
+class ExperimentRunner:
+    """Owns one running experiment: its event loop thread, engine and HTTP server."""
+
+    def __init__(self, experiment_id: str, config: ExperimentConfig, *, tuner: Any = None, assessor: Any = None,
+                 port: int = 8080, host: str = "127.0.0.1", url_prefix: str = "", debug: bool = False,
+                 console_log: bool = False, token: str | None = None) -> None:
+        self.experiment_id = experiment_id
+        self.config = config
+        self.port = port
+        self.host = host
+        self.url_prefix = url_prefix
+        self.token = token or secrets.token_urlsafe(18)
+        self.experiment_dir = experiment_dir_of(config, experiment_id)
+        self._live_tuner = tuner
+        self._live_assessor = assessor
+        self._debug = debug or config.debug
+        self._console_log = console_log
+        self.engine: Engine | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: uvicorn.Server | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._handlers: list[logging.Handler] = []
+        self.done = threading.Event()
+        self.finished = threading.Event()
+        """Set while the experiment is DONE, STOPPED or in ERROR (cleared if it runs again)."""
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("127.0.0.1", "localhost", "::1") else self.host
+        prefix = "/" + self.url_prefix.strip("/") if self.url_prefix.strip("/") else ""
+        return f"http://{host}:{self.port}{prefix}/?token={self.token}"
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def prepare(self) -> Engine:
+        """Validate and build every part; raise ConfigError/RuntimeError before anything runs."""
+        self.config.validate(live_tuner=self._live_tuner is not None)
+        tuner = self._live_tuner if self._live_tuner is not None else \
+            _make_algorithm("tuner", self.config.advisor or self.config.tuner)
+        assessor = self._live_assessor if self._live_assessor is not None else \
+            _make_algorithm("assessor", self.config.assessor)
+        for sub in ("db", "log", "trials", "checkpoint"):
+            (self.experiment_dir / sub).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("NNI_CHECKPOINT_DIRECTORY", str(self.experiment_dir / "checkpoint"))
+        os.environ.setdefault("NNI_EXP_ID", self.experiment_id)
+        storage = SqliteStorage(self.experiment_dir / "db")
+        service = create_training_service(self.config.training_service, self.experiment_id, self.experiment_dir)
+        self.engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
+                             on_status=self._on_status)
+        return self.engine
+
+    def start_in_thread(self) -> None:
+        """Start the manager in a daemon thread of this process and wait until it runs."""
+        sock = bind_port(self.host, self.port)
+        try:
+            self.prepare()
+        except BaseException:
+            sock.close()
+            raise
+        self._handlers = _setup_logging(self.experiment_dir / "log", self._debug, self.config.log_level,
+                                        self._console_log)
+        self._thread = threading.Thread(target=self._thread_main, args=(sock,), name="nni-manager", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            self.stop()
+            raise self._start_error
+
+    def run_in_foreground(self, sock: socket.socket) -> None:
+        """Run as the main loop of this process (the detached manager); returns once stopped."""
+        self._handlers = _setup_logging(self.experiment_dir / "log", self._debug, self.config.log_level,
+                                        self._console_log)
+        self._thread_main(sock)
+
+    def _thread_main(self, sock: socket.socket) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main(sock))
+        finally:
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+            self.done.set()
+            self._ready.set()
+
+    async def _main(self, sock: socket.socket) -> None:
+        assert self.engine is not None
+        engine = self.engine
+        self._stop_requested = asyncio.Event()
+        app = create_app(engine, self.token, self.host, self.url_prefix, request_stop=self._request_stop_async)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server_task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
+        try:
+            await engine.start()
+        except Exception as error:  # a training service that cannot start, say
+            engine._fail(f"the experiment could not start: {error}")
+        if engine.status == ExperimentStatus.ERROR and not engine.trials:
+            self._start_error = RuntimeError(engine.error or "the experiment could not start")
+        self._update_manifest()
+        self._ready.set()
+        await self._stop_requested.wait()
+        await engine.stop()
+        self._update_manifest()
+        self._server.should_exit = True
+        with contextlib.suppress(Exception):
+            await server_task
+        engine.storage.close()
+
+    # -- status and stop --------------------------------------------------------------------------
+
+    def _on_status(self, status: ExperimentStatus) -> None:
+        if status in (ExperimentStatus.DONE, ExperimentStatus.STOPPED, ExperimentStatus.ERROR):
+            self.finished.set()
+        else:
+            self.finished.clear()
+        if self._ready.is_set():
+            self._update_manifest()
+
+    def _update_manifest(self) -> None:
+        engine = self.engine
+        assert engine is not None
+        update_manifest_entry(
+            self.experiment_id, port=self.port, status=engine.status.value, pid=os.getpid(),
+            experimentName=self.config.experiment_name or "", platform=",".join(self.config.platforms),
+            startTime=engine.start_time_ms, endTime=engine.end_time_ms, logDir=str(self.experiment_dir),
+            tag=[], host=self.host, urlPrefix=self.url_prefix, token=self.token)
+
+    async def _request_stop_async(self) -> None:
+        assert self._stop_requested is not None
+        self._stop_requested.set()
+
+    def request_stop(self) -> None:
+        if self.loop is not None and not self.loop.is_closed() and self._stop_requested is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._stop_requested.set)
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the experiment, kill its trials and the server, and wait for all of it."""
+        self.request_stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        for handler in self._handlers:
+            logging.getLogger("nni").removeHandler(handler)
+            handler.close()
+        self._handlers = []
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        """Block until the experiment is DONE, STOPPED or in ERROR (or the manager ended)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not (self.finished.is_set() or self.done.is_set()):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self.finished.wait(0.5)
+        return True
+
+    def call(self, coro: Any, timeout: float = 60.0) -> Any:
+        """Run a coroutine on the manager's loop from another thread and return its result."""
+        if self.loop is None or self.loop.is_closed():
+            raise RuntimeError("the experiment is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+

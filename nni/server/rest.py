@@ -1,0 +1,226 @@
+"""NNI's REST API (``/{url_prefix}/api/v1/nni/...``), answered from the engine's records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from .. import __version__
+from ..engine.records import TrialStatus
+from ..errors import ConfigError
+from ..storage.manifest import read_manifest
+from .serialize import export_row, json_safe, metric_json, trial_json
+
+__all__ = ["rest_routes", "safe_child"]
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.engine
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def safe_child(root: Path, name: str) -> Path | None:
+    """``root/name`` if it stays inside ``root`` (no '..', no absolute paths, no symlink escapes)."""
+    root = root.resolve()
+    try:
+        path = (root / name).resolve()
+    except (OSError, RuntimeError):
+        return None
+    return path if path.is_relative_to(root) and path != root else None
+
+
+async def version(request: Request) -> Response:
+    return JSONResponse(__version__)
+
+
+async def check_status(request: Request) -> Response:
+    engine = _engine(request)
+    return JSONResponse({"status": engine.status.value, "errors": [engine.error] if engine.error else []})
+
+
+async def get_experiment(request: Request) -> Response:
+    return JSONResponse(json_safe(_engine(request).profile()))
+
+
+_UPDATES = {
+    "TRIAL_CONCURRENCY": ("trialConcurrency", "update_trial_concurrency"),
+    "MAX_TRIAL_NUM": ("maxTrialNumber", "update_max_trial_number"),
+    "MAX_EXEC_DURATION": ("maxExperimentDuration", "update_max_experiment_duration"),
+    "SEARCH_SPACE": ("searchSpace", "update_search_space"),
+}
+
+
+async def put_experiment(request: Request) -> Response:
+    """NNI's client PUTs the whole profile with one field of ``params`` changed."""
+    engine = _engine(request)
+    update_type = request.query_params.get("update_type", "")
+    if update_type not in _UPDATES:
+        return _error(400, f"update_type must be one of {', '.join(_UPDATES)}, got {update_type!r}")
+    key, method = _UPDATES[update_type]
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "the body must be JSON")
+    params = body.get("params", body) if isinstance(body, dict) else {}
+    if key not in params:
+        return _error(400, f"params.{key} is missing for {update_type}")
+    value = params[key]
+    if isinstance(value, str) and key == "searchSpace":
+        value = json.loads(value)
+    try:
+        await getattr(engine, method)(value)
+    except (ConfigError, ValueError, TypeError) as error:
+        return _error(400, str(error))
+    return JSONResponse(json_safe(engine.profile()))
+
+
+async def delete_experiment(request: Request) -> Response:
+    await request.app.state.request_stop()
+    return JSONResponse({})
+
+
+async def import_data(request: Request) -> Response:
+    try:
+        data = await request.json()
+    except ValueError:
+        return _error(400, "the body must be a JSON list of {parameter, value}")
+    if isinstance(data, str):
+        data = json.loads(data)
+    if not isinstance(data, list):
+        return _error(400, "the body must be a JSON list of {parameter, value}")
+    await _engine(request).import_data(data)
+    return JSONResponse({})
+
+
+async def job_statistics(request: Request) -> Response:
+    counts = _engine(request).statistics()
+    return JSONResponse([{"trialJobStatus": k, "trialJobNumber": v} for k, v in counts.items()])
+
+
+async def list_trials(request: Request) -> Response:
+    status = request.query_params.get("status")
+    trials = _engine(request).trials.values()
+    if status:
+        trials = [t for t in trials if t.status.value == status]
+    return JSONResponse([trial_json(t) for t in trials])
+
+
+async def get_trial(request: Request) -> Response:
+    trial = _engine(request).trials.get(request.path_params["trial_id"])
+    if trial is None:
+        return _error(404, f"no trial {request.path_params['trial_id']!r}")
+    return JSONResponse(trial_json(trial))
+
+
+async def kill_trial(request: Request) -> Response:
+    engine = _engine(request)
+    trial_id = request.path_params["trial_id"]
+    if trial_id not in engine.trials:
+        return _error(404, f"no trial {trial_id!r}")
+    await engine.kill_trial(trial_id)
+    return JSONResponse({})
+
+
+async def add_trial(request: Request) -> Response:
+    """A customized trial: ``{"parameters": {...}}`` (or NNI's hyper-parameter record)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "the body must be JSON")
+    if isinstance(body, dict) and "hyperParameters" in body:
+        body = body["hyperParameters"]
+        body = json.loads(body["value"]) if isinstance(body, dict) and "value" in body else body
+    parameters = body.get("parameters", body) if isinstance(body, dict) else None
+    if not isinstance(parameters, dict):
+        return _error(400, "give the trial's parameters as {\"parameters\": {...}}")
+    engine = _engine(request)
+    trial_id = await engine.add_customized_trial(parameters)
+    return JSONResponse({"trialJobId": trial_id, "sequenceId": engine.trials[trial_id].sequence_id})
+
+
+def _metrics(trial: Any) -> list[dict[str, Any]]:
+    items = [metric_json(m) for m in trial.intermediate]
+    if trial.final is not None:
+        items.append(metric_json(trial.final))
+    return items
+
+
+async def metric_data(request: Request) -> Response:
+    engine = _engine(request)
+    trial_id = request.path_params.get("trial_id")
+    if trial_id is not None:
+        trial = engine.trials.get(trial_id)
+        if trial is None:
+            return _error(404, f"no trial {trial_id!r}")
+        return JSONResponse(_metrics(trial))
+    return JSONResponse([m for t in engine.trials.values() for m in _metrics(t)])
+
+
+async def metric_data_latest(request: Request) -> Response:
+    latest = []
+    for trial in _engine(request).trials.values():
+        items = _metrics(trial)
+        if items:
+            latest.append(items[-1])
+    return JSONResponse(latest)
+
+
+async def trial_file(request: Request) -> Response:
+    engine = _engine(request)
+    trial_id, filename = request.path_params["trial_id"], request.path_params["filename"]
+    if trial_id not in engine.trials:
+        return _error(404, f"no trial {trial_id!r}")
+    trial_dir = engine.experiment_dir / "trials" / trial_id
+    path = safe_child(trial_dir, filename)
+    if path is None:
+        return _error(403, "only files inside the trial's folder can be read")
+    if not path.is_file():
+        return _error(404, f"no file {filename!r} for trial {trial_id}")
+    return FileResponse(path, media_type="text/plain; charset=utf-8") if path.suffix in ("", ".log", ".txt", ".cfg") \
+        else FileResponse(path)
+
+
+async def export_data(request: Request) -> Response:
+    engine = _engine(request)
+    return JSONResponse([export_row(t) for t in engine.trials.values()
+                         if t.status == TrialStatus.SUCCEEDED and t.final is not None])
+
+
+async def experiment_metadata(request: Request) -> Response:
+    engine = _engine(request)
+    return JSONResponse(read_manifest().get(engine.experiment_id, {"id": engine.experiment_id}))
+
+
+async def experiments_info(request: Request) -> Response:
+    return JSONResponse(list(read_manifest().values()))
+
+
+def rest_routes() -> list[Route]:
+    return [
+        Route("/version", version),
+        Route("/check-status", check_status),
+        Route("/experiment", get_experiment, methods=["GET"]),
+        Route("/experiment", put_experiment, methods=["PUT"]),
+        Route("/experiment", delete_experiment, methods=["DELETE"]),
+        Route("/experiment/import-data", import_data, methods=["POST"]),
+        Route("/job-statistics", job_statistics),
+        Route("/trial-jobs", list_trials, methods=["GET"]),
+        Route("/trial-jobs", add_trial, methods=["POST"]),
+        Route("/trial-jobs/{trial_id}", get_trial, methods=["GET"]),
+        Route("/trial-jobs/{trial_id}", kill_trial, methods=["DELETE"]),
+        Route("/metric-data", metric_data),
+        Route("/metric-data/{trial_id}", metric_data),
+        Route("/metric-data-latest", metric_data_latest),
+        Route("/trial-file/{trial_id}/{filename:path}", trial_file),
+        Route("/export-data", export_data),
+        Route("/experiment-metadata", experiment_metadata),
+        Route("/experiments-info", experiments_info),
+    ]

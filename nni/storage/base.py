@@ -1,0 +1,50 @@
+"""The one storage interface the engine writes through and everything else reads from."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..engine.records import MetricRecord, Trial
+
+__all__ = ["Storage"]
+
+
+class Storage(abc.ABC):
+    """Durable record of one experiment: its profile, an append-only log of events, and metrics.
+
+    Every write returns only once the data is durable, so whatever the engine acknowledges
+    survives a crash of the manager.
+    """
+
+    @abc.abstractmethod
+    def save_profile(self, profile: dict[str, Any]) -> None:
+        """Store the experiment's profile (id, config, start time, ...), replacing the old one."""
+
+    @abc.abstractmethod
+    def load_profile(self) -> dict[str, Any] | None:
+        """The stored profile, or None for a new experiment."""
+
+    @abc.abstractmethod
+    def append_experiment_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Record an experiment-level event (status change, config update, imported data)."""
+
+    @abc.abstractmethod
+    def experiment_events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Events in order, each ``{'seq', 'timestamp', 'kind', 'data'}``."""
+
+    @abc.abstractmethod
+    def append_trial_event(self, trial: Trial, kind: str, fields: dict[str, Any]) -> None:
+        """Record a change of ``trial``: ``fields`` holds the attributes that changed."""
+
+    @abc.abstractmethod
+    def add_metric(self, metric: MetricRecord) -> bool:
+        """Store a metric; False (and nothing stored) when that trial already has it (type, sequence)."""
+
+    @abc.abstractmethod
+    def load_trials(self) -> list[Trial]:
+        """Rebuild every trial, with its metrics, by replaying the stored events."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the database."""
