@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job: the seed's example experiment (5 real trials of a small CNN on the 8x8 digits),
+# watchable at http://localhost:8081 while it runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=example source scripts/venv.sh
+python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
+cd examples/mnist
+exec python launch.py

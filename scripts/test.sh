@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: sets up the virtualenv, the services the tests talk to (sshd, Ray, Slurm,
+# Chromium), lints, runs pytest, then one small experiment end to end on Python 3.10 and 3.13.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=test,example,remote source scripts/venv.sh
+python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
+for setup in scripts/services/install.sh scripts/install_browser.sh; do
+  [ -f "$setup" ] && bash "$setup"
+done
+[ -f scripts/check_webui_build.sh ] && bash scripts/check_webui_build.sh
+ruff check nni tests benchmarks examples
+set +e
+python -m pytest -q -p no:cacheprovider "$@"
+status=$?
+set -e
+[ $status -eq 5 ] && { echo "pytest collected no tests" >&2; exit 1; }
+[ $status -ne 0 ] && exit $status
+if [ $# -eq 0 ]; then
+  for version in 3.10 3.13; do
+    if command -v "python$version" >/dev/null 2>&1; then
+      (PY=python$version VENV=$PWD/.venv-py$version EXTRAS= source scripts/venv.sh && python scripts/smoke_experiment.py)
+    else
+      echo "python$version not found: skipping its end-to-end run" >&2
+      [ "${CI:-}" = true ] && exit 1
+    fi
+  done
+fi
