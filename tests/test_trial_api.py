@@ -75,7 +75,7 @@ def test_import_nni_loads_nothing_heavy():
 
 
 def test_public_names_exist():
-    from nni.assessor import AssessResult, Assessor  # noqa: F401
+    from nni.assessor import Assessor, AssessResult  # noqa: F401
     from nni.experiment import (  # noqa: F401
         AlgorithmConfig,
         CustomAlgorithmConfig,

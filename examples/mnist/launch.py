@@ -1,6 +1,8 @@
 from pathlib import Path
-from nni.experiment import Experiment
+
 from nni.algorithms.hpo.hyperopt_tuner import HyperoptTuner
+
+from nni.experiment import Experiment
 
 tuner = HyperoptTuner('tpe')
 

@@ -7,12 +7,13 @@ trains once with the defaults below (standalone mode).
 
 from __future__ import annotations
 
-import nni
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
+
+import nni
 
 DEFAULTS = {"dropout_rate": 0.5, "conv_size": 3, "hidden_size": 512, "batch_size": 32, "learning_rate": 0.001}
 EPOCHS = 10

@@ -1,4 +1,8 @@
-"""Entry point of a manager process: ``python -m nni.experiment.daemon --id ... --port ...``."""
+"""Entry point of a manager process: ``python -m nni.experiment.daemon --id ... --port ...``.
+
+``--mode create`` runs a new experiment from ``--config``; ``resume`` continues a stored one from
+its database (its trials, results and config); ``view`` serves a stored one read-only.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,18 @@ import sys
 from pathlib import Path
 
 from .config import ExperimentConfig
-from .launcher import ExperimentRunner, bind_port
+from .launcher import ExperimentRunner, bind_port, load_stored_config
 
 __all__ = ["main"]
+
+
+def _config(args: argparse.Namespace) -> ExperimentConfig:
+    if args.config:
+        return ExperimentConfig.model_validate(json.loads(Path(args.config).read_text(encoding="utf-8")))
+    if args.mode in ("resume", "view"):
+        return load_stored_config(args.id, Path(args.experiment_dir))
+    stored = Path(args.experiment_dir) / "log" / "launch-config.json"
+    return ExperimentConfig.model_validate(json.loads(stored.read_text(encoding="utf-8")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,15 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment-dir", required=True)
     parser.add_argument("--mode", default="create", choices=["create", "resume", "view"])
     parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--console-log", action="store_true", help="also print the manager's log to stderr")
     args = parser.parse_args(argv)
-    if args.config:
-        config = ExperimentConfig.model_validate(json.loads(Path(args.config).read_text(encoding="utf-8")))
-    else:
-        stored = json.loads((Path(args.experiment_dir) / "log" / "launch-config.json").read_text(encoding="utf-8"))
-        config = ExperimentConfig.model_validate(stored)
-    runner = ExperimentRunner(args.id, config, port=args.port, host=args.host, url_prefix=args.url_prefix,
-                              debug=args.debug, token=os.environ.get("NNI_MANAGER_TOKEN"))
     try:
+        config = _config(args)
+        if args.mode in ("resume", "view"):
+            # The stored config may name a working directory the experiment no longer lives in.
+            config.experiment_working_directory = Path(args.experiment_dir).resolve().parent
+        runner = ExperimentRunner(args.id, config, port=args.port, host=args.host, url_prefix=args.url_prefix,
+                                  debug=args.debug, console_log=args.console_log,
+                                  token=os.environ.get("NNI_MANAGER_TOKEN"), mode=args.mode)
         sock = bind_port(args.host, args.port)
         runner.prepare()
     except Exception as error:
@@ -41,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: runner.request_stop())
-    print(f"Experiment {args.id} manager serving on {runner.url}", flush=True)
+    print(f"Experiment {args.id} manager ({args.mode}) serving on {runner.url}", flush=True)
     runner.run_in_foreground(sock)
     return 0
 

@@ -1,22 +1,42 @@
-"""Start a manager as its own process that outlives the caller (RunMode.Detach, ``nnictl create``)."""
+"""Manager processes that outlive their caller (RunMode.Detach, ``nnictl``), and stopping them.
+
+A detached manager runs ``python -m nni.experiment.daemon`` in its own session, so closing the shell
+does not end it; its pid, port and token are in the manifest. :func:`stop_experiment` ends an
+experiment from any state, including a manager that crashed, and leaves no process behind: neither
+the manager nor any trial (each trial is its own process group).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import psutil
+
+from ..engine.records import TrialStatus
+from ..storage.manifest import read_manifest, update_manifest_entry
 from .config import ExperimentConfig
-from .launcher import experiment_dir_of
+from .launcher import experiment_dir_of, find_experiment_dir
 from .rest_client import RestClient
 
-__all__ = ["start_detached", "spawn_manager"]
+__all__ = [
+    "start_detached", "spawn_manager", "wait_until_serving", "start_manager", "stop_experiment",
+    "manager_alive", "port_listening", "experiment_processes", "ACTIVE_STATUSES",
+]
 
 _START_TIMEOUT = 60.0
+ACTIVE_STATUSES = frozenset({"INITIALIZED", "RUNNING", "STOPPING", "NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL",
+                             "DONE", "ERROR", "VIEWED"})
+"""Statuses a live manager can be in (DONE and ERROR managers keep serving until stopped)."""
 
 
 def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int, host: str = "127.0.0.1",
@@ -38,7 +58,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
     token = secrets.token_urlsafe(18)
     env = dict(os.environ, NNI_MANAGER_TOKEN=token)
     if foreground:
-        return subprocess.Popen(args, env=env), token
+        return subprocess.Popen([*args, "--console-log"], env=env), token
     log = open(experiment_dir / "log" / "manager-output.log", "ab")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -54,7 +74,7 @@ def wait_until_serving(process: subprocess.Popen[bytes], client: RestClient, log
         if process.poll() is not None:
             output = log_file.read_text(errors="replace").strip() if log_file.exists() else ""
             last = output.splitlines()[-1] if output else f"exit status {process.returncode}"
-            raise RuntimeError(f"the experiment manager did not start: {last}")
+            raise RuntimeError(f"the experiment manager did not start: {last.removeprefix('Error: ')}")
         try:
             client.get("/check-status")
             return
@@ -63,10 +83,184 @@ def wait_until_serving(process: subprocess.Popen[bytes], client: RestClient, log
     raise RuntimeError(f"the experiment manager did not answer within {timeout:.0f}s; see {log_file}")
 
 
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def start_manager(experiment_id: str, config: ExperimentConfig | None, port: int, host: str = "127.0.0.1",
+                  url_prefix: str = "", debug: bool = False, mode: str = "create",
+                  experiment_dir: Path | None = None) -> RestClient:
+    """Start a detached manager (create, resume or view) and return a client once it serves."""
+    if mode in ("resume", "view"):
+        experiment_dir = experiment_dir or find_experiment_dir(experiment_id)
+        if manager_alive(experiment_id):
+            entry = read_manifest().get(experiment_id, {})
+            raise RuntimeError(f"experiment {experiment_id} is already running (pid {entry.get('pid')}, port "
+                               f"{entry.get('port')}); stop it first: nnictl stop {experiment_id}")
+    process, token = spawn_manager(experiment_id, config, port, host, url_prefix, debug, mode, experiment_dir)
+    log_dir = (experiment_dir or experiment_dir_of(config, experiment_id)) / "log"  # type: ignore[arg-type]
+    client = RestClient(port, _client_host(host), url_prefix, token)
+    wait_until_serving(process, client, log_dir / "manager-output.log")
+    return client
+
+
 def start_detached(experiment_id: str, config: ExperimentConfig, port: int, host: str, url_prefix: str,
                    debug: bool) -> RestClient:
     config.validate()
-    process, token = spawn_manager(experiment_id, config, port, host, url_prefix, debug)
-    client = RestClient(port, "127.0.0.1" if host in ("0.0.0.0", "::") else host, url_prefix, token)
-    wait_until_serving(process, client, experiment_dir_of(config, experiment_id) / "log" / "manager-output.log")
-    return client
+    return start_manager(experiment_id, config, port, host, url_prefix, debug)
+
+
+# -- liveness ---------------------------------------------------------------------------------------
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _is_manager_of(pid: int, experiment_id: str) -> bool:
+    """True when ``pid`` is a detached manager process of this experiment (not a user's script)."""
+    try:
+        cmdline = psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return "nni.experiment.daemon" in cmdline and experiment_id in cmdline
+
+
+def manager_alive(experiment_id: str, entry: dict[str, Any] | None = None) -> bool:
+    """Whether the process that last ran this experiment is alive and still serves it."""
+    entry = entry if entry is not None else read_manifest().get(experiment_id, {})
+    if entry.get("status") not in ACTIVE_STATUSES or not _pid_alive(entry.get("pid")):
+        return False
+    pid = entry["pid"]
+    return _is_manager_of(pid, experiment_id) or port_listening(entry.get("port"), entry.get("host"))
+
+
+def port_listening(port: Any, host: str | None = None) -> bool:
+    if not isinstance(port, int):
+        return False
+    with contextlib.suppress(OSError), socket.create_connection((_client_host(host or "127.0.0.1"), port), 0.5):
+        return True
+    return False
+
+
+def experiment_processes(experiment_id: str) -> list[psutil.Process]:
+    """Every live trial process of the experiment (found by the NNI_EXP_ID its trials carry)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            env = proc.environ()
+            if env.get("NNI_EXP_ID") == experiment_id and "NNI_TRIAL_JOB_ID" in env \
+                    and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
+
+
+# -- stop -------------------------------------------------------------------------------------------
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _pid_alive(pid)
+
+
+def _kill_group(pgid: int, grace: float = 3.0) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _stored_trial_groups(experiment_dir: Path) -> list[int]:
+    """Process groups of trials the database says were still active."""
+    from ..storage.sqlite import DB_FILE, SqliteStorage
+
+    if not (experiment_dir / "db" / DB_FILE).is_file():
+        return []
+    storage = SqliteStorage(experiment_dir / "db", read_only=True)
+    try:
+        trials = storage.load_trials()
+    finally:
+        storage.close()
+    return [t.handle["pid"] for t in trials if t.status in (TrialStatus.RUNNING, TrialStatus.WAITING)
+            and isinstance(t.handle.get("pid"), int)]
+
+
+def kill_leftover_trials(experiment_id: str, experiment_dir: Path) -> int:
+    """Kill the process group of every trial still alive; returns how many groups were killed."""
+    groups = set(_stored_trial_groups(experiment_dir))
+    for proc in experiment_processes(experiment_id):
+        with contextlib.suppress(psutil.Error, OSError):
+            groups.add(os.getpgid(proc.pid))
+    groups.discard(os.getpgid(0))  # never our own group
+    alive = []
+    for pgid in groups:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            continue
+        alive.append(pgid)
+    for pgid in alive:
+        _kill_group(pgid)
+    return len(alive)
+
+
+def stop_experiment(experiment_id: str, timeout: float = 30.0) -> str:
+    """Stop an experiment from any state; returns what was done, in words.
+
+    A live manager is asked to stop over REST (it kills its trials and records them as canceled);
+    one that does not end in time gets SIGTERM, then SIGKILL. Whatever trial processes are left,
+    say after the manager crashed, are killed by process group.
+    """
+    entry = read_manifest().get(experiment_id)
+    if entry is None:
+        raise KeyError(experiment_id)
+    experiment_dir = Path(entry.get("logDir") or find_experiment_dir(experiment_id))
+    pid = entry.get("pid")
+    what = "was not running"
+    if manager_alive(experiment_id, entry):
+        what = "stopped"
+        client = RestClient(entry.get("port") or 8080, _client_host(entry.get("host") or ""),
+                            entry.get("urlPrefix") or "", entry.get("token"))
+        with contextlib.suppress(OSError):
+            client.delete("/experiment")
+        daemon = _is_manager_of(pid, experiment_id)
+        if daemon and not _wait_gone(pid, timeout):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            if not _wait_gone(pid, 10.0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, 5.0)
+                what = "killed (the manager did not stop in time)"
+        elif not daemon:
+            # An experiment run inside a user's Python process: wait for its server to close.
+            deadline = time.monotonic() + timeout
+            while port_listening(entry.get("port"), entry.get("host")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    elif entry.get("status") in ACTIVE_STATUSES and entry.get("status") not in ("DONE", "ERROR", "VIEWED"):
+        what = "cleaned up (its manager had crashed)"
+    killed = kill_leftover_trials(experiment_id, experiment_dir)
+    if killed:
+        what += f"; killed {killed} leftover trial process group(s)"
+    current = read_manifest().get(experiment_id, {})
+    fields: dict[str, Any] = {"pid": None}
+    if current.get("status") not in ("STOPPED", "DONE", "ERROR"):
+        fields["status"] = "STOPPED"
+    if not current.get("endTime"):
+        fields["endTime"] = int(time.time() * 1000)
+    update_manifest_entry(experiment_id, **fields)
+    return what

@@ -26,13 +26,35 @@ from ..storage.sqlite import SqliteStorage
 from ..training_service import create_training_service
 from .config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
 
-__all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port"]
+__all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port", "find_experiment_dir", "load_stored_config"]
 
 _logger = logging.getLogger("nni.experiment")
 
 
 def experiment_dir_of(config: ExperimentConfig, experiment_id: str) -> Path:
     return Path(config.experiment_working_directory).expanduser().resolve() / experiment_id
+
+
+def find_experiment_dir(experiment_id: str) -> Path:
+    """Where an experiment lives: its manifest entry's logDir, else ``~/nni-experiments/<id>``."""
+    from ..storage.manifest import read_manifest
+
+    entry = read_manifest().get(experiment_id) or {}
+    if entry.get("logDir"):
+        return Path(entry["logDir"]).expanduser()
+    return Path("~/nni-experiments").expanduser().resolve() / experiment_id
+
+
+def load_stored_config(experiment_id: str, experiment_dir: Path | None = None) -> ExperimentConfig:
+    """The config an experiment was last run with, read from its database (for resume and view)."""
+    from ..engine.view import load_stored_profile
+    from ..errors import ConfigError
+
+    experiment_dir = experiment_dir or find_experiment_dir(experiment_id)
+    profile = load_stored_profile(experiment_dir)
+    if profile is None:
+        raise ConfigError(f"experiment {experiment_id} not found: no database in {experiment_dir / 'db'}")
+    return ExperimentConfig.model_validate(profile["config"])
 
 
 def bind_port(host: str, port: int) -> socket.socket:
@@ -84,8 +106,10 @@ class ExperimentRunner:
 
     def __init__(self, experiment_id: str, config: ExperimentConfig, *, tuner: Any = None, assessor: Any = None,
                  port: int = 8080, host: str = "127.0.0.1", url_prefix: str = "", debug: bool = False,
-                 console_log: bool = False, token: str | None = None) -> None:
+                 console_log: bool = False, token: str | None = None, mode: str = "create") -> None:
         self.experiment_id = experiment_id
+        self.mode = mode
+        """'create', 'resume' (continue the stored experiment) or 'view' (serve it read-only)."""
         self.config = config
         self.port = port
         self.host = host
@@ -118,6 +142,11 @@ class ExperimentRunner:
 
     def prepare(self) -> Engine:
         """Validate and build every part; raise ConfigError/RuntimeError before anything runs."""
+        if self.mode == "view":
+            from ..engine.view import ViewEngine
+
+            self.engine = ViewEngine(self.experiment_id, self.experiment_dir)  # type: ignore[assignment]
+            return self.engine  # type: ignore[return-value]
         self.config.validate(live_tuner=self._live_tuner is not None)
         tuner = self._live_tuner if self._live_tuner is not None else \
             _make_algorithm("tuner", self.config.advisor or self.config.tuner)

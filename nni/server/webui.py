@@ -353,7 +353,7 @@ class _WebUI:
         frame = await self.frame()
         profile = engine.profile()
         config = _config_json(getattr(engine, "config", None)) or profile.get("params") or {}
-        mode = _optimize_mode(config)
+        mode = engine.optimize_mode() if callable(getattr(engine, "optimize_mode", None)) else _optimize_mode(config)
         best = None
         values = frame.final("default")
         for trial, value in zip(frame.trials, values, strict=True):
@@ -719,6 +719,8 @@ class _WebUI:
             checked = {name: updates[name][1](name, value) for name, value in body.items()}
             for name, value in checked.items():
                 await getattr(engine, updates[name][0])(value)
+        except PermissionError as error:
+            return _error(403, str(error))
         except (ValueError, TypeError, RuntimeError) as error:
             return _error(400, str(error))
         return _JSON({"ok": True, "changed": sorted(checked)})
@@ -733,6 +735,8 @@ class _WebUI:
             return _error(409, f"trial {trial_id} has already finished ({trial.status.value})")
         try:
             await engine.kill_trial(trial_id)
+        except PermissionError as error:
+            return _error(403, str(error))
         except (ValueError, RuntimeError, KeyError) as error:
             return _error(400, str(error))
         return _JSON({"ok": True, "trialId": trial_id})
@@ -745,6 +749,8 @@ class _WebUI:
             return _error(400, "send {\"parameters\": {...}} with at least one parameter")
         try:
             trial_id = await engine.add_customized_trial(parameters)
+        except PermissionError as error:
+            return _error(403, str(error))
         except (ValueError, TypeError, RuntimeError) as error:
             return _error(400, str(error))
         return _JSON({"ok": True, "trialId": trial_id})
