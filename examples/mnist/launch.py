@@ -1,8 +1,6 @@
 from pathlib import Path
-
-from nni.algorithms.hpo.hyperopt_tuner import HyperoptTuner
-
 from nni.experiment import Experiment
+from nni.algorithms.hpo.hyperopt_tuner import HyperoptTuner
 
 tuner = HyperoptTuner('tpe')
 
