@@ -1,0 +1,156 @@
+"""A read-only engine for ``nnictl view`` / ``Experiment.view``: a stored experiment, served as is.
+
+It exposes what the REST server and the web UI read from a live :class:`~nni.engine.engine.Engine`
+(trials, profile, statistics, change feed) but runs nothing: no tuner, no training service. Every
+command that would change the experiment raises :class:`ReadOnlyExperimentError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from ..experiment.config import ExperimentConfig
+from ..storage.sqlite import SqliteStorage
+from .records import Change, ExperimentStatus, Trial, metric_default
+
+__all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
+
+
+class ReadOnlyExperimentError(PermissionError):
+    """A change was asked of an experiment opened with ``view``."""
+
+
+def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
+    """The profile an engine stored in ``<experiment_dir>/db``, or None if there is none."""
+    db_dir = Path(experiment_dir) / "db"
+    if not (db_dir / "nni.sqlite").is_file():
+        return None
+    storage = SqliteStorage(db_dir, read_only=True)
+    try:
+        return storage.load_profile()
+    finally:
+        storage.close()
+
+
+class ViewEngine:
+    """The stored state of one experiment, opened read-only; status is VIEWED while served."""
+
+    def __init__(self, experiment_id: str, experiment_dir: Path) -> None:
+        self.experiment_id = experiment_id
+        self.experiment_dir = Path(experiment_dir)
+        db_dir = self.experiment_dir / "db"
+        if not (db_dir / "nni.sqlite").is_file():
+            raise FileNotFoundError(f"experiment {experiment_id} has no database in {db_dir}")
+        self.storage = SqliteStorage(db_dir, read_only=True)
+        profile = self.storage.load_profile()
+        if profile is None:
+            self.storage.close()
+            raise FileNotFoundError(f"experiment {experiment_id} has no stored profile in {db_dir}")
+        self.config = ExperimentConfig.model_validate(profile["config"])
+        self.stored_status = ExperimentStatus(profile.get("status") or "STOPPED")
+        self.status = ExperimentStatus.VIEWED
+        self.error: str | None = profile.get("error")
+        self.trials: dict[str, Trial] = {t.trial_id: t for t in self.storage.load_trials()}
+        self.search_space: dict[str, Any] = self.config.search_space or {}
+        self.start_time_ms: int = int(profile.get("start_time_ms") or 0)
+        self.end_time_ms: int | None = profile.get("end_time_ms")
+        self._elapsed_ms = int(profile.get("elapsed_ms") or 0)
+        self._next_parameter_id = int(profile.get("next_parameter_id") or 0)
+        self.revision = 0
+        self.tuner = None
+        self.assessor = None
+
+    # -- life cycle (nothing runs) ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self, status: ExperimentStatus | None = None) -> None:
+        """End the view: the experiment keeps the status it had before it was viewed."""
+        self.status = self.stored_status
+
+    @property
+    def finished(self) -> bool:
+        return True
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+
+    def wake(self) -> None:
+        return None
+
+    async def wait_changes(self, after: int, timeout: float) -> list[Change]:
+        """Nothing ever changes in a viewed experiment: wait out the timeout, then report nothing."""
+        if after < self.revision:
+            return [Change(self.revision, "reset")]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.Event().wait(), timeout)
+        return []
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    def elapsed_seconds(self) -> float:
+        return self._elapsed_ms / 1000
+
+    def statistics(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for trial in self.trials.values():
+            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
+        return counts
+
+    def optimize_mode(self) -> str:
+        algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
+        mode = algorithm.class_args.get("optimize_mode") if algorithm is not None else None
+        return "minimize" if str(mode).lower() == "minimize" else "maximize"
+
+    def best_trial(self) -> Trial | None:
+        scored = [(metric_default(t.final.value), t) for t in self.trials.values() if t.final is not None]
+        scored = [(v, t) for v, t in scored if v is not None]
+        if not scored:
+            return None
+        pick = max if self.optimize_mode() == "maximize" else min
+        return pick(scored, key=lambda item: item[0])[1]
+
+    def profile(self) -> dict[str, Any]:
+        return {
+            "id": self.experiment_id,
+            "revision": self.revision,
+            "execDuration": round(self.elapsed_seconds()),
+            "logDir": str(self.experiment_dir),
+            "nextSequenceId": self._next_parameter_id,
+            "params": self.config.json(),
+            "startTime": self.start_time_ms,
+            "endTime": self.end_time_ms,
+            "maxSequenceId": self._next_parameter_id - 1,
+        }
+
+    # -- commands: refused ------------------------------------------------------------------------
+
+    def _refuse(self, what: str) -> ReadOnlyExperimentError:
+        return ReadOnlyExperimentError(
+            f"experiment {self.experiment_id} is opened read-only (view): cannot {what}; "
+            f"resume it to make changes (nnictl resume {self.experiment_id})")
+
+    async def kill_trial(self, trial_id: str) -> None:
+        raise self._refuse(f"kill trial {trial_id}")
+
+    async def add_customized_trial(self, parameters: dict[str, Any]) -> str:
+        raise self._refuse("add a trial")
+
+    async def update_trial_concurrency(self, value: int) -> None:
+        raise self._refuse("update trialConcurrency")
+
+    async def update_max_trial_number(self, value: int) -> None:
+        raise self._refuse("update maxTrialNumber")
+
+    async def update_max_experiment_duration(self, value: str | int | float) -> None:
+        raise self._refuse("update maxExperimentDuration")
+
+    async def update_search_space(self, space: dict[str, Any]) -> None:
+        raise self._refuse("update the search space")
+
+    async def import_data(self, data: list[dict[str, Any]]) -> None:
+        raise self._refuse("import data")

@@ -1,0 +1,62 @@
+"""Reading an experiment for nnictl: from its manager when it runs, else from its database.
+
+Queries (trial ls, experiment show, export, ...) thus work on stopped and crashed experiments too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...engine.view import ViewEngine
+from ...experiment.detach import manager_alive
+from ...server.serialize import export_row, json_safe, metric_json, trial_json
+from .common import experiment_dir, fail, rest_call
+
+__all__ = ["trials_json", "profile_json", "export_rows", "metrics_json", "status_json", "open_stored"]
+
+
+def open_stored(experiment_id: str) -> ViewEngine:
+    try:
+        return ViewEngine(experiment_id, experiment_dir(experiment_id))
+    except FileNotFoundError as error:
+        fail(str(error))
+
+
+def _stored(experiment_id: str, read: Any) -> Any:
+    engine = open_stored(experiment_id)
+    try:
+        return read(engine)
+    finally:
+        engine.storage.close()
+
+
+def trials_json(experiment_id: str) -> list[dict[str, Any]]:
+    if manager_alive(experiment_id):
+        return rest_call(experiment_id, "GET", "/trial-jobs")
+    return _stored(experiment_id, lambda e: [trial_json(t) for t in e.trials.values()])
+
+
+def profile_json(experiment_id: str) -> dict[str, Any]:
+    if manager_alive(experiment_id):
+        return rest_call(experiment_id, "GET", "/experiment")
+    return _stored(experiment_id, lambda e: json_safe(e.profile()))
+
+
+def status_json(experiment_id: str) -> dict[str, Any]:
+    if manager_alive(experiment_id):
+        return rest_call(experiment_id, "GET", "/check-status")
+    return _stored(experiment_id, lambda e: {"status": e.stored_status.value, "errors": [e.error] if e.error else []})
+
+
+def export_rows(experiment_id: str) -> list[dict[str, Any]]:
+    if manager_alive(experiment_id):
+        return rest_call(experiment_id, "GET", "/export-data")
+    return _stored(experiment_id, lambda e: [export_row(t) for t in e.trials.values()
+                                             if t.status.value == "SUCCEEDED" and t.final is not None])
+
+
+def metrics_json(experiment_id: str) -> list[dict[str, Any]]:
+    if manager_alive(experiment_id):
+        return rest_call(experiment_id, "GET", "/metric-data")
+    return _stored(experiment_id, lambda e: [metric_json(m) for t in e.trials.values()
+                                             for m in [*t.intermediate, *([t.final] if t.final else [])]])

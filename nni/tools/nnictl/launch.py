@@ -1,0 +1,151 @@
+"""nnictl create / resume / view / stop: starting and ending experiment managers."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import string
+import subprocess
+from pathlib import Path
+
+from ...errors import ConfigError
+from ...experiment.config import ExperimentConfig
+from ...experiment.detach import (
+    manager_alive,
+    spawn_manager,
+    start_manager,
+    stop_experiment,
+    wait_until_serving,
+)
+from ...experiment.launcher import bind_port, experiment_dir_of, find_experiment_dir
+from ...experiment.rest_client import RestClient
+from ...storage.manifest import read_manifest
+from .common import console, effective_status, entry_of, fail, running_ids
+
+__all__ = ["create", "resume", "view", "stop"]
+
+_ID_CHARS = string.ascii_lowercase + string.digits
+
+
+def _new_id(config: ExperimentConfig) -> str:
+    known = read_manifest()
+    while True:
+        candidate = "".join(secrets.choice(_ID_CHARS) for _ in range(8))
+        if candidate not in known and not experiment_dir_of(config, candidate).exists():
+            return candidate
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        bind_port(host, port).close()
+    except RuntimeError as error:
+        fail(str(error).replace("experiment.run(", "--port ").replace(")", "", 1))
+
+
+def _url(host: str, port: int, url_prefix: str, token: str | None) -> str:
+    shown = "localhost" if host in ("127.0.0.1", "localhost", "::1") else host
+    prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
+    return f"http://{shown}:{port}{prefix}/" + (f"?token={token}" if token else "")
+
+
+def _launch(experiment_id: str, config: ExperimentConfig | None, args: argparse.Namespace, mode: str,
+            experiment_dir: Path) -> int:
+    host = "127.0.0.1"
+    url_prefix = getattr(args, "url_prefix", None) or ""
+    _check_port(host, args.port)
+    if getattr(args, "foreground", False):
+        process, token = spawn_manager(experiment_id, config, args.port, host, url_prefix, args.debug, mode,
+                                       experiment_dir, foreground=True)
+        try:
+            wait_until_serving(process, RestClient(args.port, host, url_prefix, token),
+                               experiment_dir / "log" / "manager-output.log")
+            _announce(experiment_id, mode, _url(host, args.port, url_prefix, token))
+            return process.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached the manager too (same process group): it stops its trials and exits.
+            try:
+                return process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                return 1
+        except RuntimeError as error:
+            fail(str(error))
+    try:
+        client = start_manager(experiment_id, config, args.port, host, url_prefix, args.debug, mode, experiment_dir)
+    except RuntimeError as error:
+        fail(str(error))
+    _announce(experiment_id, mode, _url(host, args.port, url_prefix, client.token))
+    return 0
+
+
+def _announce(experiment_id: str, mode: str, url: str) -> None:
+    verb = {"create": "started", "resume": "resumed", "view": "opened read-only"}[mode]
+    console.print(f"Experiment {experiment_id} {verb}.")
+    console.print(f"Experiment ID: {experiment_id}")
+    console.print(f"Web portal URLs: {url}")
+    if mode != "view":
+        console.print(f"Stop it with: nnictl stop {experiment_id}")
+    else:
+        console.print(f"Close the view with: nnictl stop {experiment_id}")
+
+
+def create(args: argparse.Namespace) -> int:
+    try:
+        config = ExperimentConfig.load(args.config)
+        config.validate()
+    except ConfigError as error:
+        fail(str(error))
+    experiment_id = args.id or _new_id(config)
+    if args.id and (args.id in read_manifest() or experiment_dir_of(config, args.id).exists()):
+        fail(f"experiment {args.id} already exists; resume it with: nnictl resume {args.id}")
+    return _launch(experiment_id, config, args, "create", experiment_dir_of(config, experiment_id))
+
+
+def _stored_dir(experiment_id: str, given: str | None) -> Path:
+    directory = Path(given).expanduser().resolve() / experiment_id if given else find_experiment_dir(experiment_id)
+    if not (directory / "db").is_dir():
+        fail(f"experiment {experiment_id} not found: no database in {directory / 'db'}"
+             + ("" if given else " (give --experiment_dir when it lives elsewhere)"))
+    return directory
+
+
+def resume(args: argparse.Namespace) -> int:
+    directory = _stored_dir(args.id, args.experiment_dir)
+    if manager_alive(args.id):
+        fail(f"experiment {args.id} is already running on port {read_manifest()[args.id].get('port')}")
+    return _launch(args.id, None, args, "resume", directory)
+
+
+def view(args: argparse.Namespace) -> int:
+    directory = _stored_dir(args.id, args.experiment_dir)
+    if manager_alive(args.id):
+        fail(f"experiment {args.id} is running on port {read_manifest()[args.id].get('port')}; "
+             "view opens stopped experiments (stop it first, or open its web portal)")
+    return _launch(args.id, None, args, "view", directory)
+
+
+def stop(args: argparse.Namespace) -> int:
+    manifest = read_manifest()
+    if args.all:
+        ids = [i for i, e in manifest.items() if effective_status(e) in
+               ("RUNNING", "CRASHED", "DONE", "ERROR", "NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL", "VIEWED",
+                "INITIALIZED", "STOPPING") and (manager_alive(i, e) or effective_status(e) == "CRASHED")]
+    elif args.id:
+        entry_of(args.id)
+        ids = [args.id]
+    elif args.port is not None:
+        ids = [i for i in running_ids() if manifest[i].get("port") == args.port]
+        if not ids:
+            fail(f"no running experiment on port {args.port}")
+    else:
+        ids = running_ids()
+        if len(ids) > 1:
+            fail(f"{len(ids)} experiments are running ({', '.join(sorted(ids))}); give an id, or use --all")
+        if not ids:
+            fail("no experiment is running")
+    if not ids:
+        console.print("No experiment to stop.")
+    for experiment_id in ids:
+        what = stop_experiment(experiment_id)
+        console.print(f"Experiment {experiment_id} {what}.")
+    return 0

@@ -1,0 +1,159 @@
+"""``nnictl``: NNI's command line. Exit status 0 on success, 1 on an error, 2 on a usage mistake."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ... import __version__
+from . import commands, launch
+from .common import CliError, err_console
+
+__all__ = ["main", "build_parser"]
+
+
+def _id(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    if required:
+        parser.add_argument("id", help="experiment id")
+    else:
+        parser.add_argument("id", nargs="?", help="experiment id (optional when exactly one experiment runs)")
+
+
+def _sub(subparsers: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int],  # type: ignore[type-arg]
+         help_text: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _group(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=lambda _args, p=parser: (p.print_help(), 2)[1])
+    return parser.add_subparsers(title="commands", metavar="COMMAND")
+
+
+def _head_tail(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--head", type=int, help="only the first N")
+    parser.add_argument("--tail", type=int, help="only the last N")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnictl", description="Manage NNI experiments from the shell.")
+    parser.add_argument("--version", "-v", action="version", version=__version__)
+    parser.set_defaults(handler=lambda _args: (parser.print_help(), 2)[1])
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = _sub(sub, "create", launch.create, "create an experiment from a YAML config and start it")
+    p.add_argument("--config", "-c", required=True, help="the experiment's YAML config (v2, or legacy v1)")
+    p.add_argument("--port", "-p", type=int, default=8080, help="port of the web portal and REST API (8080)")
+    p.add_argument("--debug", "-d", action="store_true", help="log at debug level")
+    p.add_argument("--url_prefix", "-u", help="serve under this path prefix")
+    p.add_argument("--foreground", "-f", action="store_true", help="run in this shell, logging to the console")
+    p.add_argument("--id", help="use this experiment id instead of a random one")
+
+    for name, handler, text in (("resume", launch.resume, "resume a stopped or crashed experiment"),
+                                ("view", launch.view, "open a stopped experiment read-only")):
+        p = _sub(sub, name, handler, text)
+        _id(p, required=True)
+        p.add_argument("--port", "-p", type=int, default=8080, help="port of the web portal and REST API (8080)")
+        p.add_argument("--experiment_dir", "-e", help="the folder holding the experiment's folder, "
+                                                      "when it is not in ~/nni-experiments/.experiment")
+        p.add_argument("--debug", "-d", action="store_true", help="log at debug level")
+        if name == "resume":
+            p.add_argument("--foreground", "-f", action="store_true", help="run in this shell")
+
+    p = _sub(sub, "stop", launch.stop, "stop an experiment (its manager and every trial)")
+    _id(p)
+    p.add_argument("--port", "-p", type=int, help="stop the experiment on this port")
+    p.add_argument("--all", "-a", action="store_true", help="stop every experiment")
+
+    group = _group(sub, "update", "change a running experiment")
+    p = _sub(group, "searchspace", commands.update, "replace the search space")
+    _id(p)
+    p.add_argument("--filename", "-f", required=True, help="JSON or YAML search space file")
+    p.set_defaults(target="searchspace")
+    for name, text, example in (("concurrency", "set trialConcurrency", "4"),
+                                ("duration", "set maxExperimentDuration", "2h"),
+                                ("trialnum", "set maxTrialNumber", "100")):
+        p = _sub(group, name, commands.update, text)
+        _id(p)
+        p.add_argument("--value", "-v", required=True, help=f"the new value, e.g. {example}")
+        p.set_defaults(target=name)
+
+    group = _group(sub, "trial", "list or kill trials")
+    p = _sub(group, "ls", commands.trial_ls, "list the trials (best first with --head/--tail)")
+    _id(p)
+    _head_tail(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p = _sub(group, "kill", commands.trial_kill, "kill one trial")
+    _id(p)
+    p.add_argument("--trial_id", "-T", required=True, help="id of the trial to kill")
+
+    group = _group(sub, "experiment", "show, list, delete, import and export experiments")
+    p = _sub(group, "show", commands.experiment_show, "print the experiment's profile")
+    _id(p)
+    p = _sub(group, "status", commands.experiment_status, "print the experiment's status")
+    _id(p)
+    p = _sub(group, "list", commands.experiment_list, "list running experiments (--all: every one)")
+    p.add_argument("--all", "-a", action="store_true", help="include stopped experiments")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p = _sub(group, "delete", commands.experiment_delete, "delete a stopped experiment and its files")
+    _id(p)
+    p.add_argument("--all", "-a", action="store_true", help="delete every experiment")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p = _sub(group, "import", commands.experiment_import, "give a running experiment's tuner earlier results")
+    _id(p)
+    p.add_argument("--filename", "-f", required=True, help="JSON list of {parameter, value} (or an exported CSV)")
+    p = _sub(group, "export", commands.experiment_export, "write the results of the succeeded trials")
+    _id(p)
+    p.add_argument("--type", "-t", required=True, choices=["json", "csv"], help="file format")
+    p.add_argument("--filename", "-f", required=True, help="file to write")
+    p.add_argument("--intermediate", "-i", action="store_true", help="include intermediate results")
+
+    group = _group(sub, "log", "print the experiment's logs")
+    for name, text in (("stdout", "the manager's log"), ("stderr", "the manager's own output (errors)"),
+                       ("trial", "a trial's output, or every trial's log path")):
+        p = _sub(group, name, commands.log, f"print {text}")
+        _id(p)
+        _head_tail(p)
+        p.set_defaults(target=name)
+        if name == "trial":
+            p.add_argument("--trial_id", "-T", help="the trial whose output to print")
+            p.add_argument("--stderr", action="store_true", help="print the trial's stderr instead of stdout")
+
+    group = _group(sub, "webui", "the web portal")
+    p = _sub(group, "url", commands.webui_url, "print the web portal's URL")
+    _id(p)
+
+    group = _group(sub, "config", "the experiment's config")
+    p = _sub(group, "show", commands.config_show, "print the config as YAML")
+    _id(p)
+
+    group = _group(sub, "algo", "built-in algorithms")
+    _sub(group, "list", commands.algo_list, "list the built-in tuners and assessors")
+    p = _sub(group, "show", commands.algo_show, "show one algorithm and its classArgs")
+    p.add_argument("name", help="algorithm name, e.g. TPE")
+
+    p = _sub(sub, "top", commands.top, "a live table of the experiment's trials (Ctrl-C quits)")
+    _id(p)
+    p.add_argument("--time", "-t", type=float, default=2.0, help="seconds between refreshes (2)")
+    p.add_argument("--once", action="store_true", help="print the table once and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.handler(args)
+    except CliError as error:
+        err_console.print(f"Error: {error}", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
