@@ -7,6 +7,8 @@ import logging
 import secrets
 import string
 import sys
+import time
+import types
 import weakref
 from enum import Enum
 from pathlib import Path
@@ -41,6 +43,48 @@ class RunMode(Enum):
 
 def _new_id() -> str:
     return "".join(secrets.choice(_ID_CHARS) for _ in range(8))
+
+
+class _class_or_instance:  # noqa: N801 - used as a decorator
+    """A method callable on the class (NNI 2.x ``Experiment.resume(id)``) or on an instance."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return types.MethodType(self.func, obj if obj is not None else owner)
+
+
+def _instance_resume(experiment: Experiment, port: int = 8080, wait_completion: bool = True,
+                     debug: bool = False) -> bool | None:
+    runner = experiment._start_stored("resume", port, debug)
+    return experiment._wait_stored(runner) if wait_completion else None
+
+
+def _class_resume(cls: type[Experiment], experiment_id: str, port: int = 8080, wait_completion: bool = True,
+                  debug: bool = False) -> Experiment:
+    experiment = cls(None, id=experiment_id)
+    _instance_resume(experiment, port, wait_completion, debug)
+    return experiment
+
+
+def _instance_view(experiment: Experiment, port: int = 8080, non_blocking: bool = False) -> None:
+    experiment._start_stored("view", port, False)
+    if non_blocking:
+        return
+    try:
+        while True:
+            time.sleep(10)
+    except KeyboardInterrupt:
+        print("\nStopping the view...", file=sys.stderr, flush=True)
+        experiment.stop()
+
+
+def _class_view(cls: type[Experiment], experiment_id: str, port: int = 8080, non_blocking: bool = False) -> Experiment:
+    experiment = cls(None, id=experiment_id)
+    _instance_view(experiment, port, non_blocking)
+    return experiment
 
 
 class Experiment:
@@ -170,6 +214,82 @@ class Experiment:
         experiment = cls(ExperimentConfig.model_validate(profile["params"]), id=profile["id"])
         experiment._client, experiment.port = client, port
         return experiment
+
+    # -- resume and view (NNI 2.x class-level forms and NNI 3.0 instance forms) -------------------
+
+    def _stored_dir(self) -> Path:
+        from .launcher import find_experiment_dir
+
+        if (self.experiment_dir / "db").is_dir():
+            return self.experiment_dir
+        return find_experiment_dir(self.id)
+
+    def _start_stored(self, mode: str, port: int, debug: bool) -> ExperimentRunner:
+        """Start this process's manager on the stored experiment ``self.id`` (resume or view)."""
+        from .detach import manager_alive
+        from .launcher import load_stored_config
+
+        if self._runner is not None or self._client is not None:
+            raise RuntimeError(f"experiment {self.id} is already started on port {self.port}")
+        if manager_alive(self.id):
+            entry = read_manifest().get(self.id, {})
+            raise RuntimeError(f"experiment {self.id} is already running (pid {entry.get('pid')}, port "
+                               f"{entry.get('port')}); stop it first")
+        directory = self._stored_dir()
+        config = load_stored_config(self.id, directory)
+        config.experiment_working_directory = directory.resolve().parent
+        self.config = config
+        runner = ExperimentRunner(self.id, config, tuner=self._tuner, assessor=self._assessor, port=port,
+                                  url_prefix=self.url_prefix or "", debug=debug, mode=mode)
+        runner.start_in_thread()
+        self._runner, self.port = runner, port
+        self._client = RestClient(port, "127.0.0.1", self.url_prefix or "", runner.token)
+        _running.add(self)
+        verb = "resumed" if mode == "resume" else "opened read-only"
+        print(f"Experiment {self.id} {verb}. Web portal: {runner.url}", flush=True)
+        return runner
+
+    def _wait_stored(self, runner: ExperimentRunner) -> bool | None:
+        try:
+            with ProgressLine(self._summary, runner.url) as progress:
+                progress.wait(runner.wait_finished)
+        except KeyboardInterrupt:
+            print("\nInterrupted: stopping the experiment...", file=sys.stderr, flush=True)
+            self.stop()
+            return None
+        assert runner.engine is not None
+        return runner.engine.status != ExperimentStatus.ERROR
+
+    @_class_or_instance
+    def resume(target: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - class or instance
+        """Continue a stopped or crashed experiment from what its database holds.
+
+        ``Experiment.resume(experiment_id, port=8080, wait_completion=True, debug=False)`` (NNI 2.x)
+        returns the experiment; ``experiment.resume(port=8080, wait_completion=True, debug=False)``
+        (NNI 3.0) returns like ``run()``: True/False when it waited, None otherwise.
+        """
+        if isinstance(target, type):
+            return _class_resume(target, *args, **kwargs)
+        return _instance_resume(target, *args, **kwargs)
+
+    @_class_or_instance
+    def view(target: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - class or instance
+        """Serve a stored experiment read-only (web portal and queries; changes are refused).
+
+        ``Experiment.view(experiment_id, port=8080, non_blocking=False)`` or
+        ``experiment.view(port=8080, non_blocking=False)``; blocking views end on Ctrl-C.
+        """
+        if isinstance(target, type):
+            return _class_view(target, *args, **kwargs)
+        return _instance_view(target, *args, **kwargs)
+
+    def run_or_resume(self, port: int = 8080, wait_completion: bool = True, debug: bool = False) -> bool | None:
+        """Resume the experiment ``self.id`` when it exists on disk, else create and run it."""
+        from ..engine.view import load_stored_profile
+
+        if load_stored_profile(self._stored_dir()) is not None:
+            return _instance_resume(self, port, wait_completion, debug)
+        return self.run(port, wait_completion, debug)
 
     # -- queries ----------------------------------------------------------------------------------
 

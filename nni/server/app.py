@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
+from ..engine.view import ReadOnlyExperimentError
 from .rest import rest_routes
 from .webui import webui_routes
 
@@ -53,12 +54,18 @@ class _TokenGuard(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+async def _read_only(request: Request, error: Exception) -> Response:
+    """A change asked of a viewed (read-only) experiment."""
+    return JSONResponse({"error": str(error)}, status_code=403)
+
+
 def create_app(engine: Any, token: str, host: str = "127.0.0.1", url_prefix: str = "",
                request_stop: Callable[[], Awaitable[None]] | None = None) -> Starlette:
     """Build the app; ``engine`` is read live, ``request_stop`` ends the experiment (DELETE /experiment)."""
     prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
     routes = [Mount(f"{prefix}/api/v1/nni", routes=rest_routes()), *webui_routes(lambda: engine, prefix)]
-    app = Starlette(routes=routes, middleware=[Middleware(_TokenGuard, token=token, loopback=is_loopback(host))])
+    app = Starlette(routes=routes, middleware=[Middleware(_TokenGuard, token=token, loopback=is_loopback(host))],
+                    exception_handlers={ReadOnlyExperimentError: _read_only})
     app.state.engine = engine
     app.state.token = token
 

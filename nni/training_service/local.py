@@ -169,7 +169,10 @@ class LocalTrainingService(TrainingService):
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
         pid = handle.get("pid")
-        if not isinstance(pid, int) or not _alive_session(pid):
+        # A trial that ended while no manager watched it left its exit status: adopt it to collect
+        # its results instead of running it again.
+        ended_unwatched = (Path(spec.trial_dir) / EXIT_CODE_FILE).is_file()
+        if not isinstance(pid, int) or not (_alive_session(pid) or ended_unwatched):
             return False
         running = _Running(spec, pid=pid, tail=protocol.MetricTail(Path(spec.trial_dir) / protocol.METRICS_FILE))
         self._running[spec.trial_id] = running

@@ -23,6 +23,11 @@ _MACHINE_KEYS = {"ip": "host", "port": "port", "username": "user", "passwd": "pa
                  "useactivegpu": "useActiveGpu", "pythonpath": "pythonPath"}
 
 
+# v1 spellings of built-in names that v2 renamed.
+_V1_NAMES = {"batchtuner": "Batch", "metistuner": "Metis", "gptuner": "GP", "gridsearchtuner": "GridSearch",
+             "randomtuner": "Random", "tpetuner": "TPE", "evolutiontuner": "Evolution"}
+
+
 def _norm(key: str) -> str:
     return key.replace("_", "").lower()
 
@@ -36,7 +41,7 @@ def _algorithm(kind: str, section: dict[str, Any], source: str) -> dict[str, Any
     for key, value in section.items():
         k = _norm(key)
         if k in ("builtintunername", "builtinassessorname", "builtinadvisorname"):
-            out["name"] = value
+            out["name"] = _V1_NAMES.get(str(value).lower(), value)
         elif k == "classargs":
             out["classArgs"] = value
         elif k == "codedir":
