@@ -5,20 +5,15 @@ Kept dependency-free so that ``import nni`` in a trial stays cheap.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from numbers import Real
 from typing import Any
 
-from .runtime import protocol
-
 __all__ = [
     "get_next_parameter", "get_next_parameters", "get_current_parameter", "report_intermediate_result",
     "report_final_result", "get_experiment_id", "get_trial_id", "get_sequence_id",
 ]
-
-_logger = logging.getLogger("nni")
 
 _STANDALONE = "STANDALONE"
 
@@ -38,6 +33,8 @@ class _TrialContext:
         self._metrics_file: Any = None
 
     def append_metric(self, kind: str, value: Any) -> None:
+        from .runtime import protocol
+
         if self._metrics_file is None:
             path = os.path.join(self.sys_dir, protocol.METRICS_FILE)
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -59,6 +56,13 @@ def _ctx() -> _TrialContext:
     return _context
 
 
+def _log() -> Any:
+    # logging costs ~10 ms to import; trials that run under an experiment never need it
+    import logging
+
+    return logging.getLogger("nni")
+
+
 def _check_metric(metric: Any) -> Any:
     """A metric is a number or a dict with a numeric 'default'; anything else is a user error."""
     if isinstance(metric, bool) or not isinstance(metric, (Real, dict)):
@@ -77,9 +81,11 @@ def get_next_parameter() -> dict[str, Any]:
     """The hyperparameters chosen for this trial; ``{}`` (with a warning) when run standalone."""
     ctx = _ctx()
     if ctx.standalone:
-        _logger.warning("Running trial code without an experiment: get_next_parameter() returns {}.")
+        _log().warning("Running trial code without an experiment: get_next_parameter() returns {}.")
         return {}
     if ctx.record is None:
+        from .runtime import protocol
+
         ctx.record = protocol.read_parameter_file(ctx.sys_dir)
         if ctx.record is None:
             raise RuntimeError(f"No parameter file in NNI_SYS_DIR={ctx.sys_dir}")
@@ -103,7 +109,7 @@ def report_intermediate_result(metric: Any) -> None:
     metric = _check_metric(metric)
     ctx = _ctx()
     if ctx.standalone:
-        _logger.info("Intermediate result: %s  (Standalone mode, not sent)", metric)
+        _log().info("Intermediate result: %s  (Standalone mode, not sent)", metric)
         print(f"[nni] intermediate result: {metric}")
     else:
         ctx.append_metric("PERIODICAL", metric)
@@ -115,7 +121,7 @@ def report_final_result(metric: Any) -> None:
     metric = _check_metric(metric)
     ctx = _ctx()
     if ctx.standalone:
-        _logger.info("Final result: %s  (Standalone mode, not sent)", metric)
+        _log().info("Final result: %s  (Standalone mode, not sent)", metric)
         print(f"[nni] final result: {metric}")
         return
     ctx.append_metric("FINAL", metric)

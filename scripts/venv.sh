@@ -17,6 +17,7 @@ if [ ! -f "$stamp" ]; then
   python -m pip install -q --upgrade pip
   spec="$ROOT"
   [ -n "$EXTRAS" ] && spec="$ROOT[$EXTRAS]"
-  python -m pip install -q -e "$spec"
+  # compat mode: a plain path entry, so `import nni` pays for no import hook
+  python -m pip install -q -e "$spec" --config-settings editable_mode=compat
   touch "$stamp"
 fi
