@@ -22,8 +22,11 @@ const observer = new ResizeObserver((entries) => {
   for (const entry of entries) charts.get(entry.target as HTMLElement)?.resize();
 });
 
-/** Draw `option` into `el`, replacing what was there; sets data-state=ready after the paint. */
-export function draw(el: HTMLElement, option: Option): echarts.ECharts {
+/**
+ * Draw `option` into `el`, replacing what was there. After the paint data-state becomes 'ready',
+ * or 'stale' when `current()` says a newer request has superseded this one.
+ */
+export function draw(el: HTMLElement, option: Option, current: () => boolean = () => true): echarts.ECharts {
   let chart = charts.get(el);
   if (!chart) {
     chart = echarts.init(el, null, { renderer: 'canvas' });
@@ -34,7 +37,7 @@ export function draw(el: HTMLElement, option: Option): echarts.ECharts {
   const target = chart;
   target.off('finished');
   target.on('finished', () => {
-    el.dataset.state = 'ready';
+    el.dataset.state = current() ? 'ready' : 'stale';
     target.off('finished');
   });
   target.setOption({ animation: false, color: PALETTE, ...option }, { notMerge: true });

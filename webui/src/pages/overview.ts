@@ -26,22 +26,37 @@ function platformOf(config: Record<string, Json>): string {
   return '—';
 }
 
-/** A number input with a Save button that posts `{[name]: value}` to the experiment. */
-function editor(name: string, label: string, value: string, testid: string, parse: (raw: string) => Json | null,
-                hint: string): HTMLElement {
-  const input = h('input', { type: 'text', value, 'data-testid': `${testid}-input`, 'aria-label': label, size: 8 });
+/**
+ * An input with a Save button that posts `{[name]: value}` to the experiment. `sync` shows the
+ * server's value unless the user is editing, so live updates never clobber what is being typed.
+ */
+function editor(name: string, label: string, testid: string, parse: (raw: string) => Json | null,
+                hint: string): { el: HTMLElement; sync: (value: string) => void } {
+  const input = h('input', { type: 'text', 'data-testid': `${testid}-input`, 'aria-label': label, size: 8 });
+  let shown = '';
+  let dirty = false;
+  input.addEventListener('input', () => { dirty = input.value !== shown; });
   const save = async () => {
-    const parsed = parse(input.value.trim());
+    const raw = input.value.trim();
+    const parsed = parse(raw);
     if (parsed === null) { toast(`${label}: ${hint}`, 'error'); return; }
     try {
       await postJson('experiment', { [name]: parsed });
-      toast(`${label} set to ${input.value.trim()}`);
+      dirty = false;
+      toast(`${label} set to ${raw}`);
       live.refresh();
     } catch (error) { reportError(error); }
   };
   input.addEventListener('keydown', (e) => { if (e.key === 'Enter') void save(); });
-  return h('div', { class: 'editor' }, h('label', null, label), input,
+  const el = h('div', { class: 'editor' }, h('label', null, label), input,
     h('button', { 'data-testid': `${testid}-save`, onclick: () => void save() }, 'Save'));
+  return {
+    el,
+    sync(value) {
+      shown = value;
+      if (!dirty) input.value = value;
+    },
+  };
 }
 
 const positiveInt = (raw: string): number | null => (/^\d+$/.test(raw) && Number(raw) > 0 ? Number(raw) : null);
@@ -66,8 +81,11 @@ export function overviewPage(): Page {
   const configBody = h('div');
   const logSelect = h('div', { class: 'controls' });
   const logBody = h('div');
-  const editors = h('div', { class: 'editors' });
-  let editorsFor = '';
+  const durationEditor = editor('maxExperimentDuration', 'Max duration', 'max-duration', durationText,
+    "use '30m', '2h', '1d' or seconds");
+  const trialsEditor = editor('maxTrialNumber', 'Max trial number', 'max-trials', positiveInt, 'a whole number of at least 1');
+  const concurrencyEditor = editor('trialConcurrency', 'Concurrency', 'concurrency', positiveInt, 'a whole number of at least 1');
+  const editors = h('div', { class: 'editors' }, durationEditor.el, trialsEditor.el, concurrencyEditor.el);
 
   const loadTop = new SingleFlight(async () => {
     if (!summary) return;
@@ -172,18 +190,9 @@ export function overviewPage(): Page {
       h('div', { class: 'hint', 'data-testid': 'trial-progress-text' },
         `${done} finished / ${s.trialCount} submitted${maxTrials ? ` / ${maxTrials} max` : ''}`));
 
-    // Editors are rebuilt only when the values they show change, so typing is never clobbered.
-    const editorKey = JSON.stringify([c.maxExperimentDuration, c.maxTrialNumber, c.trialConcurrency]);
-    if (editorKey !== editorsFor) {
-      editorsFor = editorKey;
-      replace(editors,
-        editor('maxExperimentDuration', 'Max duration', text(c.maxExperimentDuration ?? ''), 'max-duration', durationText,
-          "use '30m', '2h', '1d' or seconds"),
-        editor('maxTrialNumber', 'Max trial number', String(c.maxTrialNumber ?? ''), 'max-trials', positiveInt,
-          'a whole number of at least 1'),
-        editor('trialConcurrency', 'Concurrency', String(c.trialConcurrency ?? ''), 'concurrency', positiveInt,
-          'a whole number of at least 1'));
-    }
+    durationEditor.sync(typeof c.maxExperimentDuration === 'string' || typeof c.maxExperimentDuration === 'number' ? String(c.maxExperimentDuration) : '');
+    trialsEditor.sync(String(c.maxTrialNumber ?? ''));
+    concurrencyEditor.sync(String(c.trialConcurrency ?? ''));
 
     renderTopControls(s);
     const configText = JSON.stringify([c, configTab]);

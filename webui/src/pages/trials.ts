@@ -1,7 +1,7 @@
 // Trials detail: the chart tabs (metric, parallel coordinates, durations, intermediate results,
 // importance, slice, contour) over a server-paginated trial table.
 import { SingleFlight, getJson, postJson, query, reportError } from '../api';
-import { PALETTE, draw, dispose, tip, tooltip, type Option } from '../charts';
+import { PALETTE, draw as drawInto, dispose, tip, tooltip, type Option } from '../charts';
 import { h, replace, select } from '../dom';
 import { STATUS_CLASS, formatDuration, formatNumber, formatTime, formatValue, metricOf } from '../format';
 import { live, type ChangeEvent } from '../live';
@@ -66,6 +66,13 @@ export function trialsPage(): Page {
     renderTable();
   });
   const loadChart = new SingleFlight(async () => { await drawChart(); });
+  // Each user change of what the chart shows starts a new generation; only its paint is 'ready'.
+  let generation = 0;
+  const requestChart = () => {
+    generation += 1;
+    chartEl.dataset.state = 'loading';
+    loadChart.request();
+  };
   const chartLater = throttle(() => loadChart.request(), 2500);
   const tableLater = throttle(() => loadTable.request(), 700);
 
@@ -119,10 +126,10 @@ export function trialsPage(): Page {
     if (!s.metricKeys.includes(metricKey)) metricKey = 'default';
     replace(metricBar,
       h('label', null, 'Metric ', select(s.metricKeys.map((k) => [k, k]), metricKey, (v) => {
-        metricKey = v; loadChart.request();
+        metricKey = v; requestChart();
       }, { 'data-testid': 'metric-key' })),
       h('div', { class: 'toggle', 'data-testid': 'mode-toggle' }, (['maximize', 'minimize'] as const).map((m) => h('button', {
-        class: m === mode ? 'active' : '', onclick: () => { mode = m; renderMetricBar(s); loadChart.request(); },
+        class: m === mode ? 'active' : '', onclick: () => { mode = m; renderMetricBar(s); requestChart(); },
       }, m))));
   }
 
@@ -133,21 +140,21 @@ export function trialsPage(): Page {
     if (!params.includes(contourX)) contourX = params[0] ?? '';
     if (!params.includes(contourY) || contourY === contourX) contourY = params.find((p) => p !== contourX) ?? '';
     const paramSelect = (value: string, onChange: (v: string) => void, testid: string) =>
-      select(params.map((p) => [p, p]), value, (v) => { onChange(v); loadChart.request(); }, { 'data-testid': testid });
+      select(params.map((p) => [p, p]), value, (v) => { onChange(v); requestChart(); }, { 'data-testid': testid });
     let controls: (Node | string)[] = [];
     if (chartTab === 'metric') {
       const box = h('input', { type: 'checkbox', checked: optimizationCurve, 'data-testid': 'optimization-curve' });
-      box.addEventListener('change', () => { optimizationCurve = box.checked; loadChart.request(); });
+      box.addEventListener('change', () => { optimizationCurve = box.checked; requestChart(); });
       controls = [h('label', null, box, ' Optimization curve')];
     } else if (chartTab === 'parallel') {
       controls = [h('label', null, 'Top ', select([['100', '100%'], ['80', '80%'], ['50', '50%'], ['20', '20%'], ['5', '5%']],
-        String(topPercent), (v) => { topPercent = Number(v); loadChart.request(); }, { 'data-testid': 'top-percent' }), ' of trials')];
+        String(topPercent), (v) => { topPercent = Number(v); requestChart(); }, { 'data-testid': 'top-percent' }), ' of trials')];
     } else if (chartTab === 'intermediate') {
       controls = [
         h('label', null, 'Show ', select([['latest', 'latest'], ['best', 'best'], ['worst', 'worst']], interSelect,
-          (v) => { interSelect = v; loadChart.request(); }, { 'data-testid': 'inter-select' })),
+          (v) => { interSelect = v; requestChart(); }, { 'data-testid': 'inter-select' })),
         h('label', null, ' ', select([['20', '20'], ['50', '50'], ['100', '100'], ['200', '200'], ['500', '500']], String(interLimit),
-          (v) => { interLimit = Number(v); loadChart.request(); }, { 'data-testid': 'inter-limit' }), ' trials'),
+          (v) => { interLimit = Number(v); requestChart(); }, { 'data-testid': 'inter-limit' }), ' trials'),
       ];
     } else if (chartTab === 'slice') {
       controls = [h('label', null, 'Parameter ', paramSelect(sliceParam, (v) => { sliceParam = v; }, 'slice-param'))];
@@ -158,14 +165,18 @@ export function trialsPage(): Page {
     replace(chartControls, ...controls);
   }
 
-  function nothing(message: string): void {
+  function nothingFor(message: string, gen: number): void {
     dispose(chartEl);
     replace(chartEl, emptyNote(message));
-    chartEl.dataset.state = 'ready';
+    chartEl.dataset.state = gen === generation ? 'ready' : 'stale';
   }
 
   async function drawChart(): Promise<void> {
     const tab = chartTab;
+    const gen = generation;
+    const current = () => gen === generation;
+    const draw = (el: HTMLElement, option: Option) => drawInto(el, option, current);
+    const nothing = (message: string) => nothingFor(message, gen);
     chartNote.textContent = '';
     if (tab === 'metric') {
       const data = await getJson<{ points: [number, number, string][]; nonNumeric: number; total: number }>('charts/metric' + query({ key: metricKey }));
@@ -427,7 +438,7 @@ export function trialsPage(): Page {
   return {
     mount(el) {
       const chartCard = card('Trial charts', { 'data-testid': 'panel-charts' }, metricBar,
-        tabs(CHART_TABS, chartTab, (id) => { chartTab = id; renderChartControls(); loadChart.request(); }, 'chart-tabs'),
+        tabs(CHART_TABS, chartTab, (id) => { chartTab = id; renderChartControls(); requestChart(); }, 'chart-tabs'),
         chartControls, chartEl, chartNote);
       root = h('div', { class: 'page trials', 'data-testid': 'page-trials' }, chartCard,
         card('Trial jobs', { 'data-testid': 'panel-table' }, tableTools, tableBox, pager));
@@ -442,7 +453,7 @@ export function trialsPage(): Page {
         defaultHidden(s);
         renderMetricBar(s);
         if (keysChanged) { renderChartControls(); renderTools(); renderTable(); }
-        if (first) loadChart.request();
+        if (first) requestChart();
       }));
       unsubs.push(live.onChange(onChange));
     },
