@@ -73,6 +73,7 @@ class Engine:
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._stopping = False
         self._tuner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nni-tuner")
         self._next_parameter_id = 0
         self._tuner_exhausted = False
@@ -107,13 +108,18 @@ class Engine:
 
     async def stop(self, status: ExperimentStatus = ExperimentStatus.STOPPED) -> None:
         """Kill every trial, record them as canceled, and leave the experiment in ``status``."""
-        if self._stopped.is_set():
+        if self._stopping:
             return
+        self._stopping = True  # from here on nothing new is scheduled
         if self.status not in (ExperimentStatus.ERROR,):
             self._set_status(ExperimentStatus.STOPPING)
         for trial in self.trials.values():
             if trial.status in _ACTIVE:
                 self._kill_status.setdefault(trial.trial_id, (TrialStatus.USER_CANCELED, "experiment stopped"))
+        while self._customized_queue:
+            trial = self._customized_queue.popleft()
+            self._update_trial(trial, "ended", status=TrialStatus.USER_CANCELED, end_time_ms=_now_ms(),
+                               message="experiment stopped before it ran")
         with contextlib.suppress(Exception):
             await self.service.stop()
         self._stopped.set()
@@ -227,7 +233,7 @@ class Engine:
         while not self._stopped.is_set():
             await self._wake.wait()
             self._wake.clear()
-            if self._stopped.is_set() or self.status == ExperimentStatus.ERROR:
+            if self._stopping or self.status == ExperimentStatus.ERROR:
                 continue
             await self._schedule()
 
@@ -245,7 +251,7 @@ class Engine:
                 proposals = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
             except NoMoreTrialError:
                 proposals = []
-            if proposals is None:  # the tuner raised: _tuner_call already recorded ERROR
+            if proposals is None or self._stopping:  # the tuner raised (ERROR is recorded), or we stop
                 return
             proposals = [] if proposals is True else list(proposals)
             for parameter_id, parameters in zip(ids, proposals, strict=False):
@@ -295,7 +301,8 @@ class Engine:
             env={"NNI_EXP_ID": self.experiment_id})
 
     async def _submit(self, trial: Trial) -> None:
-        await self.service.submit(self._spec(trial))
+        if not self._stopping:
+            await self.service.submit(self._spec(trial))
 
     # -- events from the training service -------------------------------------------------------
 

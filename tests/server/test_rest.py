@@ -1,0 +1,93 @@
+"""NNI's REST routes on a real running experiment: shapes, token rules and path confinement."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from nni.storage.manifest import read_manifest
+
+TRIAL = "import nni, time; p = nni.get_next_parameter(); time.sleep(0.2); nni.report_final_result(p['x'])"
+
+
+def _call(port: int, method: str, path: str, body=None, token: str | None = None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/nni{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode())
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("X-NNI-Token", token)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def running(make_experiment, free_port):
+    experiment = make_experiment(TRIAL, max_trial_number=2, trial_concurrency=1)
+    experiment.start(free_port)
+    experiment._runner.wait_finished(60)
+    token = read_manifest()[experiment.id]["token"]
+    return experiment, free_port, token
+
+
+def test_read_routes_have_nni_shapes(running):
+    experiment, port, _ = running
+    assert _call(port, "GET", "/version")[1]
+    assert _call(port, "GET", "/check-status")[1] == {"status": "DONE", "errors": []}
+    profile = _call(port, "GET", "/experiment")[1]
+    assert {"id", "execDuration", "logDir", "params", "startTime", "endTime", "nextSequenceId"} <= set(profile)
+    trials = _call(port, "GET", "/trial-jobs")[1]
+    assert len(trials) == 2
+    trial = trials[0]
+    assert {"trialJobId", "status", "hyperParameters", "logPath", "startTime", "endTime", "finalMetricData",
+            "sequenceId", "stderrPath"} <= set(trial)
+    # no double-encoded JSON: parameters and metric data are real JSON values
+    assert isinstance(trial["hyperParameters"][0]["parameters"]["x"], float)
+    assert isinstance(trial["finalMetricData"][0]["data"], float)
+    assert _call(port, "GET", f"/trial-jobs/{trial['trialJobId']}")[1]["trialJobId"] == trial["trialJobId"]
+    assert _call(port, "GET", "/trial-jobs?status=SUCCEEDED")[1] and not _call(port, "GET", "/trial-jobs?status=FAILED")[1]
+    assert _call(port, "GET", "/job-statistics")[1] == [{"trialJobStatus": "SUCCEEDED", "trialJobNumber": 2}]
+    assert len(_call(port, "GET", f"/metric-data/{trial['trialJobId']}")[1]) == 1
+    assert len(_call(port, "GET", "/metric-data-latest")[1]) == 2
+    assert len(_call(port, "GET", "/export-data")[1]) == 2
+    assert _call(port, "GET", "/experiment-metadata")[1]["id"] == experiment.id
+    assert [e["id"] for e in _call(port, "GET", "/experiments-info")[1]] == [experiment.id]
+    assert _call(port, "GET", "/trial-jobs/nope")[0] == 404
+
+
+def test_mutations_need_the_token(running):
+    _, port, token = running
+    body = {"params": {"maxTrialNumber": 3}}
+    status, answer = _call(port, "PUT", "/experiment?update_type=MAX_TRIAL_NUM", body)
+    assert status == 401 and "token" in answer["error"]
+    assert _call(port, "PUT", "/experiment?update_type=MAX_TRIAL_NUM", body, token="wrong")[0] == 401
+    assert _call(port, "POST", "/trial-jobs", {"parameters": {"x": 1}})[0] == 401
+    assert _call(port, "DELETE", "/experiment")[0] == 401
+    status, profile = _call(port, "PUT", "/experiment?update_type=MAX_TRIAL_NUM", body, token=token)
+    assert status == 200 and profile["params"]["maxTrialNumber"] == 3
+    assert _call(port, "PUT", "/experiment?update_type=NOPE", body, token=token)[0] == 400
+    bad = {"params": {"searchSpace": {"x": {"_type": "uniform", "_value": [2, 1]}}}}
+    status, answer = _call(port, "PUT", "/experiment?update_type=SEARCH_SPACE", bad, token=token)
+    assert status == 400 and "'x'" in answer["error"]
+
+
+@pytest.mark.parametrize("name", ["../../db/nni.sqlite", "../other/stdout", "/etc/passwd", "..%2F..%2Fdb%2Fnni.sqlite"])
+def test_trial_file_refuses_paths_outside_the_trial_folder(running, name):
+    experiment, port, _ = running
+    trial_id = experiment.list_trial_jobs()[0].trialJobId
+    status, _ = _call(port, "GET", f"/trial-file/{trial_id}/{name}")
+    assert status in (403, 404)
+    assert _call(port, "GET", f"/trial-file/{trial_id}/stdout")[0] == 200
+
+
+def test_non_loopback_bind_requires_the_token_for_reads(make_experiment, free_port):
+    experiment = make_experiment(TRIAL, max_trial_number=1)
+    experiment.start(free_port, host="0.0.0.0")
+    token = read_manifest()[experiment.id]["token"]
+    assert _call(free_port, "GET", "/check-status")[0] == 401
+    assert _call(free_port, "GET", "/check-status", token=token)[0] == 200
