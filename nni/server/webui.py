@@ -49,6 +49,7 @@ EngineGetter = Callable[[], Any]
 _TAIL_BYTES = 256 * 1024
 _PAGE_LIMIT = 500
 _PARAM_ROWS_LIMIT = 5000
+_CONTOUR_POINTS = 2000
 _STOPPED = {TrialStatus.USER_CANCELED, TrialStatus.SYS_CANCELED, TrialStatus.EARLY_STOPPED}
 
 
@@ -237,6 +238,23 @@ class _Frame:
     search_text: list[str]
     finals: dict[str, list[float | None]] = field(default_factory=dict)
     importance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    best: dict[str, tuple[Trial, float] | None] = field(default_factory=dict)
+    status_counts: dict[str, int] | None = None
+
+    def best_of(self, mode: str) -> tuple[Trial, float] | None:
+        """The trial with the best finite default metric under ``mode`` (cached per frame)."""
+        if mode not in self.best:
+            scored = [(t, v) for t, v in zip(self.trials, self.final("default"), strict=True) if v is not None]
+            pick = max if mode == "maximize" else min
+            self.best[mode] = pick(scored, key=lambda item: item[1]) if scored else None
+        return self.best[mode]
+
+    def counts(self) -> dict[str, int]:
+        if self.status_counts is None:
+            self.status_counts = {s.value: 0 for s in TrialStatus}
+            for trial in self.trials:
+                self.status_counts[trial.status.value] += 1
+        return dict(self.status_counts)
 
     def final(self, key: str) -> list[float | None]:
         if key not in self.finals:
@@ -354,16 +372,8 @@ class _WebUI:
         profile = engine.profile()
         config = _config_json(getattr(engine, "config", None)) or profile.get("params") or {}
         mode = engine.optimize_mode() if callable(getattr(engine, "optimize_mode", None)) else _optimize_mode(config)
-        best = None
-        values = frame.final("default")
-        for trial, value in zip(frame.trials, values, strict=True):
-            if value is None:
-                continue
-            if best is None or (value > best[1] if mode == "maximize" else value < best[1]):
-                best = (trial, value)
-        counts = {s.value: 0 for s in TrialStatus}
-        for trial in frame.trials:
-            counts[trial.status.value] += 1
+        best = frame.best_of(mode)
+        counts = frame.counts()
         return _JSON({
             "experimentId": engine.experiment_id,
             "revision": frame.revision,
@@ -371,7 +381,7 @@ class _WebUI:
             "error": engine.error,
             "profile": profile,
             "config": config,
-            "statistics": engine.statistics(),
+            "statistics": {status: n for status, n in counts.items() if n},
             "counts": counts,
             "trialCount": len(frame.trials),
             "optimizeMode": mode,
@@ -624,7 +634,7 @@ class _WebUI:
         names = [q.get("x", ""), q.get("y", "")]
         if any(n not in frame.param_keys for n in names) or names[0] == names[1]:
             return _error(400, "choose two different parameters")
-        chosen, values = self._param_table(frame, key, 1.0, "maximize", _PARAM_ROWS_LIMIT)
+        chosen, values = self._param_table(frame, key, 1.0, "maximize", _CONTOUR_POINTS)
         columns = {c["name"]: c for c in self._columns(engine, frame, chosen)}
         axes = []
         coords = []

@@ -6,16 +6,13 @@ import {
   DataZoomComponent, GridComponent, LegendComponent, ParallelComponent, TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
-import { h } from './dom';
+import { PALETTE, type Option } from './chartbits';
 
 echarts.use([
   BarChart, HeatmapChart, LineChart, ParallelChart, ScatterChart, DataZoomComponent, GridComponent,
   LegendComponent, ParallelComponent, TooltipComponent, VisualMapComponent, CanvasRenderer,
 ]);
 
-export type Option = echarts.EChartsCoreOption;
-
-export const PALETTE = ['#3f6fd8', '#e0712c', '#2f9e6e', '#c23b5a', '#8757c7', '#b08a1a', '#1f9bb5', '#6d7a8c'];
 
 const charts = new WeakMap<HTMLElement, echarts.ECharts>();
 const observer = new ResizeObserver((entries) => {
@@ -51,14 +48,4 @@ export function dispose(el: HTMLElement): void {
     chart.dispose();
     charts.delete(el);
   }
-}
-
-/** A tooltip body built from text nodes: trial data never reaches ECharts' HTML path. */
-export function tip(lines: [string, string][]): HTMLElement {
-  return h('div', { class: 'tip' }, lines.map(([k, v]) => h('div', null, h('b', null, k + ': '), v)));
-}
-
-/** Tooltip settings whose formatter returns DOM (built by `tip`) rather than an HTML string. */
-export function tooltip(formatter: (params: unknown) => HTMLElement, trigger: 'item' | 'axis' = 'item'): Option {
-  return { trigger, confine: true, formatter, appendTo: 'body' };
 }

@@ -29,11 +29,14 @@ class Live {
   start(): void {
     this.refresh();
     this.source = new EventSource(eventsUrl());
+    let connectedBefore = false;
     this.source.addEventListener('hello', (e) => {
       this.lastSeq = JSON.parse((e as MessageEvent).data).seq;
       this.setConnected(true);
-      // Reconnected after a gap: what was missed is unknown, so reload everything shown.
-      this.emit({ seq: this.lastSeq, kinds: ['experiment', 'trial', 'metric'], trials: [], more: true });
+      // Reconnected after a gap: what was missed is unknown, so reload everything shown. (The
+      // first connection needs nothing: the pages are loading already.)
+      if (connectedBefore) this.emit({ seq: this.lastSeq, kinds: ['experiment', 'trial', 'metric'], trials: [], more: true });
+      connectedBefore = true;
     });
     this.source.addEventListener('change', (e) => {
       const change = JSON.parse((e as MessageEvent).data) as ChangeEvent;

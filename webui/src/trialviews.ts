@@ -1,7 +1,8 @@
 // One trial's full record (parameters, every metric, output files), the customized-trial form and
 // the side-by-side comparison of selected trials.
 import { getJson, getText, postJson, query, reportError } from './api';
-import { draw, tip, tooltip } from './charts';
+import { tip, tooltip } from './chartbits';
+import { draw } from './lazy';
 import { h, replace } from './dom';
 import { formatDuration, formatNumber, formatTime, formatValue, metricOf, numberOf, pretty } from './format';
 import { live } from './live';

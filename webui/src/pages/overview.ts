@@ -1,6 +1,7 @@
 // Overview: what the experiment is, how far it got, the best trials, its config and logs.
 import { SingleFlight, getJson, getText, postJson, query, reportError } from '../api';
-import { draw, dispose, tip, tooltip } from '../charts';
+import { tip, tooltip } from '../chartbits';
+import { dispose, draw } from '../lazy';
 import { h, replace, select } from '../dom';
 import { formatDuration, formatNumber, formatTime, formatValue, parseDuration, pretty } from '../format';
 import { live } from '../live';

@@ -1,7 +1,8 @@
 // Trials detail: the chart tabs (metric, parallel coordinates, durations, intermediate results,
 // importance, slice, contour) over a server-paginated trial table.
 import { SingleFlight, getJson, postJson, query, reportError } from '../api';
-import { PALETTE, draw as drawInto, dispose, tip, tooltip, type Option } from '../charts';
+import { PALETTE, tip, tooltip, type Option } from '../chartbits';
+import { dispose, draw as drawInto } from '../lazy';
 import { h, replace, select } from '../dom';
 import { STATUS_CLASS, formatDuration, formatNumber, formatTime, formatValue, metricOf } from '../format';
 import { live, type ChangeEvent } from '../live';
@@ -64,7 +65,15 @@ export function trialsPage(): Page {
   const loadTable = new SingleFlight(async () => {
     page = await getJson<TrialPage>('trials' + query({ offset, limit, sort, order, status: statusFilter, q: search }));
     renderTable();
+    firstChart();
   });
+  // The first chart waits for the first table page: the table is what a user reads first.
+  let chartStarted = false;
+  const firstChart = () => {
+    if (chartStarted || !summary || !page) return;
+    chartStarted = true;
+    requestAnimationFrame(() => requestChart());
+  };
   const loadChart = new SingleFlight(async () => { await drawChart(); });
   // Each user change of what the chart shows starts a new generation; only its paint is 'ready'.
   let generation = 0;
@@ -453,7 +462,7 @@ export function trialsPage(): Page {
         defaultHidden(s);
         renderMetricBar(s);
         if (keysChanged) { renderChartControls(); renderTools(); renderTable(); }
-        if (first) requestChart();
+        if (first) firstChart();
       }));
       unsubs.push(live.onChange(onChange));
     },
