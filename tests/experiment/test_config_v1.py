@@ -93,3 +93,19 @@ def test_yaml_syntax_errors_give_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         ExperimentConfig.load(path)
     assert str(path) in str(error.value) and "line 4" in str(error.value)
+
+
+def test_semantic_errors_give_the_line_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("trialCommand: python3 t.py\ntrialConcurrency: 1\ntuner:\n  name: TPE\n  gpuIndex: 1\n"
+                    "trainingService:\n  platform: local\n  useActiveGpu: maybe\n")
+    with pytest.raises(ConfigError) as error:
+        ExperimentConfig.load(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ")
+    assert "tuner (line 5): unknown key 'gpuIndex'" in message
+    assert "trainingService.useActiveGpu (line 8)" in message
+    v1 = tmp_path / "v1.yml"
+    v1.write_text("authorName: me\ntrainingServicePlatform: local\nmachineList:\n  - ip: h\n    user: bob\n")
+    with pytest.raises(ConfigError, match=r"machineList\[0\]\.user \(line 5\)"):
+        ExperimentConfig.load(v1)

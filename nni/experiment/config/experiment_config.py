@@ -186,13 +186,17 @@ def load_config_file(path: str | Path) -> ExperimentConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must hold a mapping of keys, got {type(data).__name__}")
     from .convert_v1 import convert_v1_config, is_v1_config
+    from .yaml_lines import with_lines
 
-    if is_v1_config(data):
-        data = convert_v1_config(data, source=str(path))
     try:
-        config = ExperimentConfig.model_validate(data)
-    except ValidationError as error:
-        raise config_error_from(error, str(path)) from None
+        if is_v1_config(data):
+            data = convert_v1_config(data, source=str(path))
+        try:
+            config = ExperimentConfig.model_validate(data)
+        except ValidationError as error:
+            raise config_error_from(error, str(path)) from None
+    except ConfigError as error:
+        raise ConfigError(with_lines(str(error).removeprefix(f"{path}: "), text).join((f"{path}: ", ""))) from None
     config.resolve_paths(path.resolve().parent)
     config._source_file = str(path)
     return config
