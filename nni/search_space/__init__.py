@@ -25,7 +25,8 @@ linearly in internal scale (log for log types), randint by equal-width integer c
 ``low + floor(u * n)``), the normal family through the normal CDF ``u = Phi((x - mu) / sigma)``.
 A choice is its option index (as a float). Columns of parameters inside a nested option that is
 not chosen are NaN. ``sample_vectors(rng, n)`` draws encoded vectors from the prior, vectorised;
-``mask_inactive`` applies the NaN rule to a batch; ``snap`` re-encodes a decoded vector.
+``mask_inactive`` applies the NaN rule to a batch; ``fill_inactive`` gives parameters that a
+changed choice activated fresh prior draws; ``snap`` re-encodes a decoded vector.
 Decoding rounds q-types as ``clip(round(x / q) * q, low, high)`` (no clip for the normal family)
 and returns floats, ints for randint, option values for choice and ``{"_name": ..., sub-params}``
 for a nested option, exactly NNI's user format.

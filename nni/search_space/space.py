@@ -327,6 +327,16 @@ class SearchSpace:
                 out[:, spec.index] = rng.integers(spec.n_choices, size=n)
         return self.mask_inactive(out)
 
+    def fill_inactive(self, vector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Give every NaN column a prior draw, then re-mask: a vector whose choices changed gets
+        fresh values for the parameters that became active (and NaN for those that did not)."""
+        fresh = rng.random(self.dim)
+        for spec in self.params:
+            if spec.is_categorical:
+                fresh[spec.index] = rng.integers(spec.n_choices)
+        filled = np.where(np.isnan(vector), fresh, vector)
+        return self.mask_inactive(filled[None, :])[0]
+
     def mask_inactive(self, vectors: np.ndarray) -> np.ndarray:
         """Set inactive columns of a batch of vectors to NaN (in place) and return it."""
         for spec in self.params:

@@ -1,0 +1,146 @@
+"""Grid search (NNI's ``GridSearch``), with NNI 3.0's progressive grid for numeric ranges.
+
+Choices and randint are enumerated in full. A numeric parameter starts with the middle of its
+range (in the unit encoding: the median of a normal, the geometric middle of a log range) and
+every time the whole grid has been walked, each interval is halved: 1/2, then 1/4 and 3/4, then
+1/8, 3/8, ... Each round proposes only combinations it has not proposed before. A q-uniform range
+has finitely many values: it is halved over their list, so all of them (clipped ends included)
+come up and the search ends with NoMoreTrialError; continuous ranges never run out. Nested
+choices are walked inside their own option only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ...search_space.tuning import SearchSpaceTuner
+
+__all__ = ["GridSearchTuner"]
+
+_logger = logging.getLogger(__name__)
+
+
+class GridSearchTuner(SearchSpaceTuner):
+    """``GridSearchTuner(optimize_mode=None)``; NNI 3.0 takes no argument, the mode is ignored."""
+
+    algorithm_name = "GridSearch"
+    exhaustive = True
+
+    def __init__(self, optimize_mode: str | None = None) -> None:
+        super().__init__(optimize_mode or "minimize", 0)
+        self._grid: list[list[float]] = []
+        """Per column: the unit coordinates (or option indices) of the grid so far."""
+        self._finite: list[list[Any] | None] = []
+        self._values: list[set[Any]] = []
+        self._level = 0
+        self._bar: list[int] = []
+        """Per column: how many grid values existed in earlier rounds."""
+        self._walk: Iterator[np.ndarray] | None = None
+        self._done = False
+
+    def _on_space_updated(self) -> None:
+        space = self.space
+        assert space is not None
+        self._grid, self._finite, self._values = [], [], []
+        for spec in space.params:
+            if spec.is_categorical:
+                self._grid.append([float(i) for i in range(spec.n_choices)])
+                self._finite.append(None)
+            elif spec.integer:
+                size = int(spec.high - spec.low)
+                self._grid.append([(i + 0.5) / size for i in range(size)])
+                self._finite.append(None)
+            else:
+                self._grid.append([])
+                self._finite.append(spec.grid)
+            self._values.append(set())
+        self._level = 0
+        self._subdivide()
+        self._bar = [0] * space.dim
+        self._walk = self._walk_epoch()
+        self._done = False
+
+    def _suggest(self, parameter_id: int) -> dict[str, Any] | None:
+        assert self.space is not None and self._walk is not None
+        while not self._done:
+            for vector in self._walk:
+                return self.space.decode(vector)
+            self._bar = [len(values) for values in self._grid]
+            if not self._subdivide():
+                self._done = True
+                _logger.info("GridSearch: search space fully explored")
+                break
+            self._walk = self._walk_epoch()
+        return None
+
+    def _subdivide(self) -> bool:
+        """Add the next dyadic level (1/2; 1/4, 3/4; 1/8, ...) to every numeric parameter.
+
+        A finite numeric range (q-uniform types) walks the indices of its value list, so every
+        value, the clipped ends included, is reached and the walk ends; an unbounded q-type adds
+        only coordinates that round to a value not seen yet. False when nothing was added.
+        """
+        assert self.space is not None
+        updated = False
+        while not updated:
+            self._level += 1
+            if self._level > 60:
+                return False
+            pending = False
+            coords = [(2 * j + 1) / 2 ** self._level for j in range(2 ** (self._level - 1))]
+            for spec, values, finite, seen in zip(self.space.params, self._grid, self._finite, self._values,
+                                                  strict=True):
+                if spec.is_categorical or spec.integer:
+                    continue
+                if finite is not None:
+                    if len(seen) == len(finite):
+                        continue
+                    for u in coords:
+                        index = round(u * (len(finite) - 1))
+                        if index not in seen:
+                            seen.add(index)
+                            values.append(spec.to_unit(finite[index]))
+                            updated = True
+                    pending = pending or len(seen) < len(finite)
+                    continue
+                pending = True
+                for u in coords:
+                    value = spec.from_unit(u)
+                    if spec.q is None or value not in seen:
+                        seen.add(value)
+                        values.append(u)
+                        updated = True
+            if not pending:
+                return updated
+        return updated
+
+    def _walk_epoch(self) -> Iterator[np.ndarray]:
+        """Every grid vector of this round with at least one value new in this round."""
+        assert self.space is not None
+        space = self.space
+        top = [spec.index for spec in space.top_level]
+
+        def walk(columns: list[int], vector: np.ndarray, fresh: bool) -> Iterator[tuple[np.ndarray, bool]]:
+            if not columns:
+                yield vector, fresh
+                return
+            column, rest = columns[0], columns[1:]
+            spec = space.params[column]
+            for position, value in enumerate(self._grid[column]):
+                child = vector.copy()
+                child[column] = value
+                new = fresh or position >= self._bar[column]
+                nested = [c for c in spec.children if space.params[c].condition == (column, int(value))]
+                if nested:
+                    for inner, inner_new in walk(nested, child, new):
+                        yield from walk(rest, inner, inner_new)
+                else:
+                    yield from walk(rest, child, new)
+
+        for vector, fresh in walk(top, np.full(space.dim, np.nan), False):
+            if fresh or not any(self._bar):
+                yield vector

@@ -1,0 +1,221 @@
+"""A base for tuners built on the parsed search space: bookkeeping every built-in tuner shares.
+
+It handles the NNI tuner protocol so algorithms only propose configurations:
+
+* ``optimize_mode`` and metric reduction (a number, or a dict with ``'default'``); losses are
+  always minimised internally;
+* deduplication (a proposal already handed out is retried, then replaced by a random unseen
+  configuration) and ``NoMoreTrialError`` once a finite space is exhausted;
+* results arriving for parameter ids the tuner never issued: ``import_data`` and the engine's
+  replay on resume both go through :meth:`SearchSpaceTuner._observe`, so a tuner rebuilds its
+  whole state from those calls and needs no checkpoint;
+* live ``update_search_space``: past observations that still fit the new space are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import NoMoreTrialError
+from ..tuner import Tuner
+from ..utils import OptimizeMode, extract_scalar_reward
+from .space import ConfigHistory, SearchSpace, check_supported_types, config_key, parse_search_space
+from .validation import SEARCH_SPACE_TYPES
+
+__all__ = ["Observation", "SearchSpaceTuner", "parse_optimize_mode", "make_rng"]
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Observation:
+    """A finished configuration: user-format params, its encoding and its loss (lower is better)."""
+
+    params: dict[str, Any]
+    vector: np.ndarray
+    loss: float
+    parameter_id: int | None = None
+
+
+def parse_optimize_mode(mode: Any) -> OptimizeMode:
+    """'minimize' / 'maximize' (any case) to OptimizeMode; ValueError naming the valid values."""
+    if isinstance(mode, OptimizeMode):
+        return mode
+    if isinstance(mode, str):
+        for member in OptimizeMode:
+            if member.value == mode.lower():
+                return member
+    raise ValueError(f"optimize_mode must be 'minimize' or 'maximize', got {mode!r}")
+
+
+def make_rng(seed: Any) -> tuple[int, np.random.Generator]:
+    """The seed actually used (drawn when None, so runs can be reproduced) and its generator."""
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2 ** 31))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+    return int(seed), np.random.default_rng(int(seed))
+
+
+class SearchSpaceTuner(Tuner):
+    """Shared tuner bookkeeping; subclasses implement :meth:`_suggest` (and optionally hooks).
+
+    Subclasses set ``algorithm_name``, ``supported_types``, ``supports_nested`` and ``suggestion``
+    (what to use instead) so that unsupported spaces are refused at update_search_space.
+    """
+
+    algorithm_name = "tuner"
+    supported_types: frozenset[str] = frozenset(SEARCH_SPACE_TYPES)
+    supports_nested = True
+    suggestion = "TPE or Random"
+    max_retries = 16
+    """How many fresh proposals :meth:`_suggest` may make before falling back to a random unseen one."""
+    exhaustive = False
+    """True for tuners that walk the space in order (grid): retries are unlimited and
+    :meth:`_suggest` returning None means the space is exhausted."""
+
+    def __init__(self, optimize_mode: Any = "minimize", seed: int | None = None) -> None:
+        self.optimize_mode = parse_optimize_mode(optimize_mode)
+        self.seed, self.rng = make_rng(seed)
+        self.space: SearchSpace | None = None
+        self.observations: list[Observation] = []
+        self.running: dict[int, dict[str, Any]] = {}
+        self.proposed = 0
+        self._seen: list[dict[str, Any]] = []
+        self.history: ConfigHistory | None = None
+
+    # -- protocol ------------------------------------------------------------------------------
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        space = parse_search_space(search_space)
+        check_supported_types(space, self.algorithm_name, self.supported_types, self.supports_nested,
+                              self.suggestion)
+        self.space = space
+        self.history = ConfigHistory(space)
+        for params in self._seen:
+            self.history.add(params)
+        kept = []
+        for obs in self.observations:
+            try:
+                obs.vector = space.encode(obs.params)
+            except ValueError:
+                continue
+            kept.append(obs)
+        if len(kept) < len(self.observations):
+            _logger.info("%s: %d earlier results do not fit the new search space and are ignored",
+                         self.algorithm_name, len(self.observations) - len(kept))
+        self.observations = kept
+        self._on_space_updated()
+
+    def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
+        space, history = self._require_space()
+        if history.exhausted:
+            raise NoMoreTrialError(f"{self.algorithm_name}: all {space.size} configurations of the search "
+                                   f"space have been tried")
+        params = None
+        attempt = 0
+        while self.exhaustive or attempt < self.max_retries:
+            attempt += 1
+            candidate = self._suggest(parameter_id)
+            if candidate is None:
+                if self.exhaustive:
+                    raise NoMoreTrialError(f"{self.algorithm_name}: the search space is exhausted")
+                break
+            if candidate not in history:
+                params = candidate
+                break
+        if params is None:
+            params = history.random_unseen(self.rng) if space.is_finite else self._fresh_random(history)
+            if params is None:
+                raise NoMoreTrialError(f"{self.algorithm_name}: the search space is exhausted")
+        history.add(params)
+        self._seen.append(params)
+        self.running[parameter_id] = params
+        self.proposed += 1
+        self._on_proposed(parameter_id, params)
+        return params
+
+    def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any,
+                             **kwargs: Any) -> None:
+        params = self.running.pop(parameter_id, None)
+        self._observe(params if params is not None else parameters, value, parameter_id)
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
+        if self.running.pop(parameter_id, None) is not None:
+            self._on_abandoned(parameter_id)
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Learn from ``[{'parameter': ..., 'value': ...}, ...]`` (earlier runs, or a resume replay)."""
+        count = 0
+        for record in data:
+            if not isinstance(record, dict) or "parameter" not in record or "value" not in record:
+                _logger.warning("%s: import_data skips %r (need 'parameter' and 'value')", self.algorithm_name, record)
+                continue
+            count += self._observe(record["parameter"], record["value"], None)
+        _logger.info("%s: imported %d of %d results", self.algorithm_name, count, len(data))
+
+    # -- helpers for subclasses ------------------------------------------------------------------
+
+    def loss_of(self, value: Any) -> float | None:
+        """The metric as a loss (negated when maximising); None when it is not a finite number."""
+        try:
+            reward = extract_scalar_reward(value)
+        except RuntimeError:
+            return None
+        if not math.isfinite(reward):
+            return None
+        return -reward if self.optimize_mode is OptimizeMode.Maximize else reward
+
+    def _observe(self, params: Any, value: Any, parameter_id: int | None) -> bool:
+        space, history = self._require_space()
+        loss = self.loss_of(value)
+        if loss is None:
+            _logger.warning("%s: ignoring non-numeric or non-finite result %r", self.algorithm_name, value)
+            return False
+        try:
+            vector = space.encode(params)
+        except ValueError as error:
+            _logger.warning("%s: ignoring a result whose parameters do not fit the search space: %s",
+                            self.algorithm_name, error)
+            return False
+        if history.add(params):
+            self._seen.append(params)
+        obs = Observation(params=params, vector=vector, loss=loss, parameter_id=parameter_id)
+        self.observations.append(obs)
+        self._on_observed(obs)
+        return True
+
+    def _require_space(self) -> tuple[SearchSpace, ConfigHistory]:
+        if self.space is None or self.history is None:
+            raise RuntimeError(f"{self.algorithm_name}: update_search_space() must be called before "
+                               f"generating parameters or receiving results")
+        return self.space, self.history
+
+    def _fresh_random(self, history: ConfigHistory) -> dict[str, Any] | None:
+        assert self.space is not None
+        for _ in range(1000):
+            params = self.space.sample(self.rng)
+            if config_key(params) not in history.keys:
+                return params
+        return None
+
+    def _suggest(self, parameter_id: int) -> dict[str, Any] | None:
+        """Propose a configuration (user format); None means "nothing of my own, pick randomly"."""
+        raise NotImplementedError
+
+    def _on_space_updated(self) -> None:
+        """Called after a new search space is installed (observations re-encoded)."""
+
+    def _on_proposed(self, parameter_id: int, params: dict[str, Any]) -> None:
+        """Called once a proposal is handed out."""
+
+    def _on_observed(self, obs: Observation) -> None:
+        """Called for each accepted result (live, imported or replayed)."""
+
+    def _on_abandoned(self, parameter_id: int) -> None:
+        """Called when a handed-out configuration ended without a result (failed, cancelled)."""
