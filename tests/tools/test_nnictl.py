@@ -14,7 +14,7 @@ import pytest
 import yaml
 from nnictl_helpers import Workspace, client, free_port, nnictl, wait_status, wait_until
 
-from nni.experiment.detach import experiment_processes, port_listening
+from nni.experiment.detach import experiment_processes, manager_alive, port_listening
 from nni.storage.manifest import read_manifest
 from nni.tools.nnictl.main import build_parser, main
 
@@ -23,6 +23,11 @@ LONG = f"TRIAL_SLEEP=30 {sys.executable} trial.py"
 
 def _trials(experiment_id: str) -> list[dict]:
     return json.loads(nnictl("trial", "ls", experiment_id, "--json").stdout)
+
+
+def _live_trials(experiment_id: str) -> list[dict]:
+    """Polled through REST: a subprocess per poll would make waits slow."""
+    return client(experiment_id).get("/trial-jobs")
 
 
 def _subcommands(parser, prefix=()):  # type: ignore[no-untyped-def]
@@ -72,7 +77,7 @@ def test_running_stopped_and_viewed_experiment(workspace: Workspace) -> None:
     out = nnictl("create", "--config", str(config), "--port", str(port)).stdout
     experiment_id = out.split("Experiment ID: ")[1].split()[0]
     assert f"http://localhost:{port}/" in out
-    wait_until(lambda: sum(t["status"] == "RUNNING" for t in _trials(experiment_id)) == 2, what="2 running trials")
+    wait_until(lambda: sum(t["status"] == "RUNNING" for t in _live_trials(experiment_id)) == 2, what="2 running trials")
 
     # The id may be left out while exactly one experiment runs.
     assert experiment_id in nnictl("trial", "ls").stdout
@@ -85,13 +90,13 @@ def test_running_stopped_and_viewed_experiment(workspace: Workspace) -> None:
     assert victims
     for proc in victims:
         proc.send_signal(signal.SIGKILL)
-    wait_until(lambda: next(t for t in _trials(experiment_id) if t["trialJobId"] == first["trialJobId"])["status"]
+    wait_until(lambda: next(t for t in _live_trials(experiment_id) if t["trialJobId"] == first["trialJobId"])["status"]
                == "FAILED", what="the killed trial to fail")
     failed = next(t for t in _trials(experiment_id) if t["trialJobId"] == first["trialJobId"])
     assert "SIGKILL" in failed["message"]
 
     nnictl("trial", "kill", "-T", second["trialJobId"])
-    wait_until(lambda: next(t for t in _trials(experiment_id) if t["trialJobId"] == second["trialJobId"])["status"]
+    wait_until(lambda: next(t for t in _live_trials(experiment_id) if t["trialJobId"] == second["trialJobId"])["status"]
                == "USER_CANCELED", what="the killed trial to be canceled")
     nnictl("update", "concurrency", "-v", "1")
     nnictl("update", "trialnum", experiment_id, "-v", "3")
@@ -135,7 +140,8 @@ def test_stop_after_a_crash_kills_the_orphaned_trials(workspace: Workspace) -> N
     nnictl("create", "--config", str(config), "--port", str(free_port()), "--id", "crash1")
     wait_until(lambda: len(experiment_processes("crash1")) >= 2, what="trials to start")
     os.kill(read_manifest()["crash1"]["pid"], signal.SIGKILL)
-    wait_until(lambda: "CRASHED" in nnictl("experiment", "list", "--all").stdout, what="the crash to show")
+    wait_until(lambda: not manager_alive("crash1"), what="the manager to die")
+    assert "CRASHED" in nnictl("experiment", "list", "--all").stdout
     assert experiment_processes("crash1"), "trials outlive their manager until stopped"
     assert "crashed" in nnictl("stop", "crash1").stdout
     assert not experiment_processes("crash1")
