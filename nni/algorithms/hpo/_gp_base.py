@@ -1,0 +1,164 @@
+"""What GPTuner and MetisTuner share: observations from results, imports and replays, pending
+configurations, deduplication and the search-space life cycle."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from ...errors import NoMoreTrialError
+from ...search_space import ConfigHistory, SearchSpace, parse_search_space
+from ...tuner import Tuner
+from ...typehint import Parameters, TrialMetric
+from ...utils import extract_scalar_reward
+from ._gp_optimizer import BayesianOptimizer
+
+__all__ = ["GPTunerBase"]
+
+_logger = logging.getLogger(__name__)
+
+
+class GPTunerBase(Tuner):
+    """Tuner skeleton around a :class:`BayesianOptimizer`; subclasses choose the next vector."""
+
+    algorithm_name = "GP"
+
+    def __init__(self, optimize_mode: str = "maximize", nu: float = 2.5, alpha: float = 1e-6,
+                 cold_start_num: int = 10, seed: int | None = None) -> None:
+        if optimize_mode not in ("maximize", "minimize"):
+            raise ValueError(f"{self.algorithm_name}: optimize_mode must be 'maximize' or 'minimize', "
+                             f"got {optimize_mode!r}")
+        if not isinstance(cold_start_num, int) or isinstance(cold_start_num, bool) or cold_start_num < 1:
+            raise ValueError(f"{self.algorithm_name}: cold_start_num must be an integer >= 1, got {cold_start_num!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
+            raise ValueError(f"{self.algorithm_name}: alpha must be a number in [0, 1), got {alpha!r}")
+        self.optimize_mode = optimize_mode
+        self.nu = nu
+        self.alpha = float(alpha)
+        self.cold_start_num = cold_start_num
+        self._rng = np.random.default_rng(seed)
+        self.space: SearchSpace | None = None
+        self.optimizer: BayesianOptimizer | None = None
+        self.history: ConfigHistory | None = None
+        self._records: list[tuple[Parameters, float]] = []
+        self._pending: dict[int, np.ndarray] = {}
+
+    # -- search space ------------------------------------------------------------------------------
+
+    def _check_space(self, space: SearchSpace) -> None:
+        """Subclasses refuse the types they cannot handle."""
+
+    def _make_optimizer(self, space: SearchSpace) -> BayesianOptimizer:
+        return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha)
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        """Parse and check the space; earlier results that still fit it are kept."""
+        space = parse_search_space(search_space)
+        self._check_space(space)
+        self.space = space
+        self.optimizer = self._make_optimizer(space)
+        self.history = ConfigHistory(space)
+        self._pending.clear()
+        for params, loss in self._records:
+            self._add_observation(params, loss)
+
+    def _require_space(self) -> tuple[SearchSpace, BayesianOptimizer, ConfigHistory]:
+        if self.space is None or self.optimizer is None or self.history is None:
+            raise RuntimeError(f"{self.algorithm_name}: update_search_space() must be called before asking")
+        return self.space, self.optimizer, self.history
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _loss(self, value: TrialMetric) -> float:
+        reward = extract_scalar_reward(value)
+        return -reward if self.optimize_mode == "maximize" else reward
+
+    def _add_observation(self, params: Parameters, loss: float) -> bool:
+        space, optimizer, history = self._require_space()
+        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in space.top_level}}
+        try:
+            vector = space.encode(clean)
+        except ValueError as error:
+            _logger.info("%s: ignoring a result outside the search space: %s", self.algorithm_name, error)
+            return False
+        history.add(clean)
+        optimizer.observe(vector, loss if math.isfinite(loss) else math.nan)
+        return True
+
+    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
+                             **kwargs: Any) -> None:
+        """Record a final result (also used when an experiment is resumed and results replayed)."""
+        loss = self._loss(value)
+        self._pending.pop(parameter_id, None)
+        self._records.append((parameters, loss))
+        if self.space is not None:
+            self._add_observation(parameters, loss)
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
+        """A trial that ended without a result no longer counts as pending."""
+        self._pending.pop(parameter_id, None)
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records; unusable ones are skipped."""
+        for record in data:
+            try:
+                loss = self._loss(record["value"])
+                params = record["parameter"]
+            except (KeyError, TypeError, RuntimeError) as error:
+                _logger.info("%s: skipping an imported record: %s", self.algorithm_name, error)
+                continue
+            if not isinstance(params, dict):
+                continue
+            self._records.append((params, loss))
+            if self.space is not None:
+                self._add_observation(params, loss)
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def _propose(self, optimizer: BayesianOptimizer, pending: list[np.ndarray]) -> list[np.ndarray]:
+        """Encoded candidates, best first."""
+        raise NotImplementedError
+
+    def _repeat(self) -> Parameters | None:
+        """A configuration to run again despite deduplication (Metis re-runs suspected outliers)."""
+        return None
+
+    def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
+        """A new, not yet seen configuration; NoMoreTrialError once a finite space is used up."""
+        space, optimizer, history = self._require_space()
+        repeat = self._repeat()
+        if repeat is not None:
+            self._remember_pending(parameter_id, repeat)
+            return repeat
+        if history.exhausted:
+            raise NoMoreTrialError(f"{self.algorithm_name}: every configuration of the search space was tried")
+        pending = list(self._pending.values())
+        finite = [i for i, loss in enumerate(optimizer.losses) if math.isfinite(loss)]
+        if len(finite) < self.cold_start_num or len({optimizer.losses[i] for i in finite}) < 2:
+            candidates = list(optimizer.design_points(1)) + list(optimizer.space_filling(16))
+        else:
+            candidates = self._propose(optimizer, pending)
+        for vector in candidates:
+            params = space.decode(vector)
+            if params not in history:
+                break
+        else:
+            params = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
+            if params is None:
+                raise NoMoreTrialError(f"{self.algorithm_name}: every configuration of the search space was tried")
+        history.add(params)
+        self._remember_pending(parameter_id, params)
+        return params
+
+    def _remember_pending(self, parameter_id: int, params: Parameters) -> None:
+        assert self.space is not None
+        try:
+            self._pending[parameter_id] = self.space.encode(params)
+        except ValueError:  # a value the encoding cannot represent: not used as a pending point
+            pass
+
+    def save_checkpoint(self) -> None:
+        """State is rebuilt from replayed results on resume; nothing to write."""

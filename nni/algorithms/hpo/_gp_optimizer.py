@@ -1,0 +1,265 @@
+"""Bayesian optimisation on the shared encoding: observations, a fitted GP, and acquisition search
+by random and local candidates followed by gradient refinement. Used by GPTuner and MetisTuner."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import qmc
+
+from ...search_space import SearchSpace
+from ._gp_model import GaussianProcess, GPInputs, acquisition_values, transform_targets
+
+__all__ = ["BayesianOptimizer", "AcquisitionFn"]
+
+_logger = logging.getLogger(__name__)
+
+AcquisitionFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+                         tuple[np.ndarray, np.ndarray | None]]
+"""(mean, std, d_mean, d_std) -> (value to maximise, gradient or None)."""
+
+_MODEL_POINTS = 500
+"""Beyond this many observations the posterior uses a subset: the best third and a random rest."""
+_FIT_POINTS = 200
+"""Hyperparameters are fitted on at most this many observations (chosen the same way)."""
+
+
+class BayesianOptimizer:
+    """Keeps encoded observations (losses: lower is better) and proposes new encoded vectors."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, nu: float = 2.5, alpha: float = 1e-6,
+                 n_candidates: int = 2048, n_refine: int = 3) -> None:
+        self.space = space
+        self.rng = rng
+        self.numeric = [p.index for p in space.params if not p.is_categorical]
+        self.categorical = [p.index for p in space.params if p.is_categorical]
+        self.gp = GaussianProcess(self.numeric, self.categorical,
+                                  [space.params[i].n_choices or 1 for i in self.categorical],
+                                  min_noise=alpha, nu=nu)
+        self.n_candidates = max(int(n_candidates), 16)
+        self.n_refine = max(int(n_refine), 0)
+        self.vectors: list[np.ndarray] = []
+        self.losses: list[float] = []
+        self._fitted_count = -1
+        self._design = qmc.Sobol(d=max(space.dim, 1), scramble=True, seed=rng)
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def observe(self, vector: np.ndarray, loss: float) -> None:
+        self.vectors.append(np.asarray(vector, dtype=float))
+        self.losses.append(float(loss))
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    # -- sampling ----------------------------------------------------------------------------------
+
+    def _from_unit(self, unit: np.ndarray) -> np.ndarray:
+        """Unit-cube points to encoded vectors: categorical columns become option indices."""
+        out = unit[:, :self.space.dim].copy()
+        for index in self.categorical:
+            size = self.space.params[index].n_choices or 1
+            out[:, index] = np.minimum(np.floor(out[:, index] * size), size - 1)
+        return self.space.mask_inactive(out)
+
+    def design_points(self, n: int) -> np.ndarray:
+        """The next ``n`` points of the initial design, one scrambled Sobol sequence drawn in order
+        so that the first points of an experiment cover the space evenly."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Sobol balance warnings for non powers of two
+            return self._from_unit(self._design.random(n))
+
+    def space_filling(self, n: int) -> np.ndarray:
+        """``n`` points of a freshly scrambled Sobol sequence, as encoded vectors."""
+        sobol = qmc.Sobol(d=max(self.space.dim, 1), scramble=True, seed=self.rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self._from_unit(sobol.random(n))
+
+    def _repair(self, vectors: np.ndarray) -> np.ndarray:
+        """Fill active columns left NaN (a parent choice changed) at random, NaN the inactive ones."""
+        random = self.rng.random(vectors.shape)
+        for index in self.categorical:
+            size = self.space.params[index].n_choices or 1
+            random[:, index] = np.minimum(np.floor(random[:, index] * size), size - 1)
+        return self.space.mask_inactive(np.where(np.isnan(vectors), random, vectors))
+
+    # -- model -------------------------------------------------------------------------------------
+
+    def _subset(self, losses: np.ndarray, limit: int) -> np.ndarray:
+        n = len(losses)
+        if n <= limit:
+            return np.arange(n)
+        order = np.argsort(losses, kind="stable")
+        best = order[:limit // 3]
+        rest = self.rng.choice(order[limit // 3:], size=limit - len(best), replace=False)
+        return np.sort(np.concatenate([best, rest]))
+
+    def fit(self, pending: list[np.ndarray] | None = None) -> np.ndarray:
+        """Fit the GP to the observations (hyperparameters refitted when new data arrived) and
+        condition it on pending points at their predicted values (kriging believer).
+
+        Returns the transformed targets of the observations used.
+        """
+        losses = np.array(self.losses)
+        rows = self._subset(losses, _MODEL_POINTS)
+        y_all = transform_targets(losses)
+        x = self.gp.inputs(np.array(self.vectors)[rows])
+        y = y_all[rows]
+        if self._fitted_count != len(self.losses):
+            fit_rows = self._subset(y, _FIT_POINTS)
+            self.gp.fit_hyperparameters(x.subset(fit_rows), y[fit_rows],
+                                        max_iter=200 if len(fit_rows) < _FIT_POINTS else 60)
+            self._fitted_count = len(self.losses)
+        self.gp.set_data(x, y)
+        self._incumbent = float(np.min(self.gp.train_mean()))
+        self._train_x, self._train_y = x, y
+        if pending:
+            fake = self.gp.inputs(np.array(pending))
+            believed = self.gp.predict(fake)[0]
+            self.gp.set_data(x.append(fake), np.concatenate([y, believed]))
+        return y
+
+    @property
+    def incumbent(self) -> float:
+        """Lowest posterior mean at an observed point (transformed scale)."""
+        return self._incumbent
+
+    # -- acquisition search ------------------------------------------------------------------------
+
+    def standard_acquisition(self, utility: str, kappa: float, xi: float) -> AcquisitionFn:
+        def function(mean: np.ndarray, std: np.ndarray, d_mean: np.ndarray | None,
+                     d_std: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+            return acquisition_values(utility, mean, std, self.incumbent, kappa, xi, d_mean, d_std)
+        return function
+
+    def _local_candidates(self, n: int) -> np.ndarray:
+        """Perturbations of the best observations, scaled by the fitted lengthscales."""
+        losses = np.array(self.losses)
+        top = np.argsort(losses, kind="stable")[:min(5, len(losses))]
+        base = np.array(self.vectors)[self.rng.choice(top, size=n)]
+        out = base.copy()
+        if self.numeric:
+            lengths = np.exp(self.gp.theta[:len(self.numeric)])
+            relative = lengths / math.exp(np.mean(np.log(lengths)))
+            scale = self.rng.choice([0.2, 0.05, 0.01], size=(n, 1)) * np.clip(relative, 0.1, 10.0)
+            dims = len(self.numeric)
+            mask = self.rng.random((n, dims)) < min(1.0, max(0.2, 3.0 / dims))
+            mask[np.arange(n), self.rng.integers(dims, size=n)] = True
+            step = self.rng.normal(size=(n, dims)) * scale * mask
+            cols = np.array(self.numeric)
+            out[:, cols] = np.clip(out[:, cols] + step, 0.0, 1.0)
+        if self.categorical:
+            flip = self.rng.random((n, len(self.categorical))) < 1.0 / (len(self.categorical) + 1)
+            random = self.space.sample_vectors(self.rng, n)[:, self.categorical]
+            random = np.where(np.isnan(random), 0, random)
+            cols = np.array(self.categorical)
+            out[:, cols] = np.where(flip, random, out[:, cols])
+            # children of a changed choice get fresh values when they become active
+            for spec in self.space.params:
+                if spec.condition is not None:
+                    parent, _ = spec.condition
+                    changed = flip[:, self.categorical.index(parent)]
+                    out[changed, spec.index] = np.nan
+        return self._repair(out)
+
+    def _evaluate(self, acquisition: AcquisitionFn, vectors: np.ndarray) -> np.ndarray:
+        values = np.empty(len(vectors))
+        for start in range(0, len(vectors), 1024):
+            chunk = self.gp.inputs(vectors[start:start + 1024])
+            mean, std = self.gp.predict(chunk)
+            values[start:start + 1024] = acquisition(mean, std, None, None)[0]
+        return values
+
+    def _gradient_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
+                       ) -> tuple[np.ndarray, float]:
+        """L-BFGS-B ascent over the active numeric columns, preconditioned by the lengthscales."""
+        columns = [i for i, c in enumerate(self.numeric) if not np.isnan(vector[c])]
+        if not columns:
+            return vector, value
+        base = self.gp.inputs(vector[None, :])
+        encoded = np.array(self.numeric)[columns]
+        scale = np.exp(self.gp.theta[columns])
+
+        def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
+            numeric = base.numeric.copy()
+            numeric[0, columns] = z * scale
+            mean, std, d_mean, d_std = self.gp.predict(GPInputs(numeric, base.categorical), gradient=True)
+            result, grad = acquisition(mean, std, d_mean, d_std)
+            assert grad is not None
+            return -float(result[0]), -grad[0, columns] * scale
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = minimize(negative, vector[encoded] / scale, jac=True, method="L-BFGS-B",
+                              bounds=[(0.0, 1.0 / s) for s in scale], options={"maxiter": 100, "gtol": 1e-4})
+        if np.all(np.isfinite(result.x)) and np.isfinite(result.fun) and -result.fun > value:
+            out = vector.copy()
+            out[encoded] = np.clip(result.x * scale, 0.0, 1.0)
+            return out, float(-result.fun)
+        return vector, value
+
+    def _choice_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
+                     ) -> tuple[np.ndarray, float]:
+        """Try every option of each active choice in turn, keeping improvements."""
+        for index in self.categorical:
+            if np.isnan(vector[index]):
+                continue
+            size = self.space.params[index].n_choices or 1
+            if size < 2:
+                continue
+            trials = np.repeat(vector[None, :], size, axis=0)
+            trials[:, index] = np.arange(size)
+            trials = self._repair(self.space.mask_inactive(trials))
+            values = self._evaluate(acquisition, trials)
+            best = int(np.argmax(values))
+            if values[best] > value:
+                vector, value = trials[best], float(values[best])
+        return vector, value
+
+    def _refine(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float) -> tuple[np.ndarray, float]:
+        for _ in range(3):
+            before = value
+            vector, value = self._gradient_step(acquisition, vector, value)
+            if self.categorical:
+                vector, value = self._choice_step(acquisition, vector, value)
+            if value <= before + 1e-9 * abs(before):
+                break
+        return vector, value
+
+    def maximize(self, acquisition: AcquisitionFn, n_candidates: int | None = None,
+                 n_refine: int | None = None) -> list[np.ndarray]:
+        """Encoded vectors ordered from the best acquisition value down.
+
+        Candidates: a Sobol sample and perturbations of the best observations; the best of them,
+        others drawn with probability rising with their value, and the best observation are then
+        refined by gradient ascent and exhaustive choice moves.
+        """
+        total = n_candidates or self.n_candidates
+        n_local = total // 4 if self.vectors else 0
+        pool = np.vstack([self.space_filling(total - n_local)]
+                         + ([self._local_candidates(n_local)] if n_local else []))
+        values = self._evaluate(acquisition, pool)
+        best = int(np.argmax(values))
+        starts = [best]
+        refine = self.n_refine if n_refine is None else n_refine
+        finite = np.isfinite(values)
+        if refine > 1 and finite.sum() > 1:
+            weights = np.where(finite, np.exp(np.minimum(values - values[best], 0.0)), 0.0)
+            weights[best] = 0.0
+            count = min(refine - 1, int(np.count_nonzero(weights)))
+            if count:
+                starts += list(self.rng.choice(len(pool), size=count, replace=False, p=weights / weights.sum()))
+        refined = [self._refine(acquisition, pool[i], float(values[i])) for i in starts]
+        if self.vectors:
+            incumbent = np.array(self.vectors)[int(np.nanargmin(np.array(self.losses)))]
+            refined.append(self._refine(acquisition, incumbent,
+                                        float(self._evaluate(acquisition, incumbent[None, :])[0])))
+        refined.sort(key=lambda item: -item[1])
+        order = np.argsort(-values, kind="stable")
+        return [vector for vector, _ in refined] + [pool[i] for i in order[:64]]

@@ -1,0 +1,248 @@
+"""DNGO tuner (Snoek et al., 2015), NNI's ``DNGO`` built-in: Bayesian linear regression on the
+last hidden layer of a small neural network, with expected improvement to pick the next trial.
+
+PyTorch is an optional dependency (``pip install "nni[dngo]"``): this module imports without it
+and creating the tuner without it raises an ImportError saying what to install. The network is
+retrained every ``trials_per_update`` new results for ``num_epochs_per_training`` epochs; the
+Bayesian layer (its prior and noise precisions set by maximising the evidence) is refitted at
+every ask. Inputs are the shared encoding (one-hot choices, unit-cube numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from ...errors import NoMoreTrialError
+from ...search_space import ConfigHistory, SearchSpace, parse_search_space
+from ...tuner import Tuner
+from ...typehint import Parameters, TrialMetric
+from ...utils import extract_scalar_reward
+from ._gp_model import log_expected_improvement
+
+__all__ = ["DNGOTuner", "MISSING_TORCH_MESSAGE"]
+
+_logger = logging.getLogger(__name__)
+
+MISSING_TORCH_MESSAGE = ('The DNGO tuner needs PyTorch, an optional dependency that is not installed: '
+                         'pip install "nni[dngo]" (or pip install torch)')
+_HIDDEN = 50
+_COLD_START = 10
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(f"{MISSING_TORCH_MESSAGE} ({error})") from error
+    return torch
+
+
+class _BayesianLinear:
+    """Bayesian linear regression on fixed features, evidence-maximising precisions."""
+
+    def fit(self, features: np.ndarray, y: np.ndarray) -> None:
+        n, h = features.shape
+        gram, proj = features.T @ features, features.T @ y
+
+        def negative_evidence(log_params: np.ndarray) -> float:
+            alpha, beta = np.exp(np.clip(log_params, -12, 12))
+            a = beta * gram + alpha * np.eye(h)
+            try:
+                chol = np.linalg.cholesky(a)
+            except np.linalg.LinAlgError:
+                return 1e25
+            mean = beta * np.linalg.solve(a, proj)
+            resid = y - features @ mean
+            value = (0.5 * h * math.log(alpha) + 0.5 * n * math.log(beta) - 0.5 * beta * resid @ resid
+                     - 0.5 * alpha * mean @ mean - np.log(np.diag(chol)).sum())
+            return -float(value)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = minimize(negative_evidence, np.array([0.0, 3.0]), method="Nelder-Mead",
+                              options={"maxiter": 200, "xatol": 1e-3, "fatol": 1e-6})
+        self.alpha, self.beta = np.exp(np.clip(result.x, -12, 12))
+        a = self.beta * gram + self.alpha * np.eye(h)
+        self.a_inv = np.linalg.inv(a)
+        self.mean = self.beta * self.a_inv @ proj
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = features @ self.mean
+        var = np.einsum("ij,jk,ik->i", features, self.a_inv, features) + 1.0 / self.beta
+        return mean, np.sqrt(np.maximum(var, 1e-12))
+
+
+class DNGOTuner(Tuner):
+    """DNGO with NNI's arguments: ``sample_size`` random candidates scored per ask,
+    ``trials_per_update`` new results between network trainings, ``num_epochs_per_training``.
+    Supports every search-space type. ``seed`` (an addition) makes runs repeatable.
+    """
+
+    def __init__(self, optimize_mode: str = "maximize", sample_size: int = 1000, trials_per_update: int = 20,
+                 num_epochs_per_training: int = 500, seed: int | None = None) -> None:
+        if optimize_mode not in ("maximize", "minimize"):
+            raise ValueError(f"DNGO: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        for name, value in (("sample_size", sample_size), ("trials_per_update", trials_per_update),
+                            ("num_epochs_per_training", num_epochs_per_training)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"DNGO: {name} must be an integer >= 1, got {value!r}")
+        self._torch = _import_torch()
+        self.optimize_mode = optimize_mode
+        self.sample_size = sample_size
+        self.trials_per_update = trials_per_update
+        self.num_epochs_per_training = num_epochs_per_training
+        self._rng = np.random.default_rng(seed)
+        self._torch_seed = int(self._rng.integers(2 ** 31 - 1))
+        self.space: SearchSpace | None = None
+        self.history: ConfigHistory | None = None
+        self._vectors: list[np.ndarray] = []
+        self._losses: list[float] = []
+        self._records: list[tuple[Parameters, float]] = []
+        self._network: Any = None
+        self._trained_on = 0
+        self._blr = _BayesianLinear()
+
+    # -- search space and data ---------------------------------------------------------------------
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        """Parse the space; earlier results that fit it are kept, the network is retrained."""
+        self.space = parse_search_space(search_space)
+        self.history = ConfigHistory(self.space)
+        self._vectors, self._losses = [], []
+        self._network = None
+        for params, loss in self._records:
+            self._observe(params, loss)
+
+    def _features(self, vectors: np.ndarray) -> np.ndarray:
+        """Network inputs: numeric columns (inactive at 0.5) and one-hot choices (plus 'inactive')."""
+        assert self.space is not None
+        columns = []
+        for spec in self.space.params:
+            column = vectors[:, spec.index]
+            if spec.is_categorical:
+                index = np.where(np.isnan(column), -1, np.round(column)).astype(int)
+                one_hot = np.zeros((len(vectors), (spec.n_choices or 1) + 1))
+                one_hot[np.arange(len(vectors)), index + 1] = 1.0
+                columns.append(one_hot)
+            else:
+                columns.append(np.where(np.isnan(column), 0.5, column)[:, None])
+        return np.hstack(columns)
+
+    def _observe(self, params: Parameters, loss: float) -> None:
+        assert self.space is not None and self.history is not None
+        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in self.space.top_level}}
+        try:
+            vector = self.space.encode(clean)
+        except ValueError as error:
+            _logger.info("DNGO: ignoring a result outside the search space: %s", error)
+            return
+        self.history.add(clean)
+        self._vectors.append(vector)
+        self._losses.append(loss)
+
+    def _loss(self, value: TrialMetric) -> float:
+        reward = extract_scalar_reward(value)
+        return -reward if self.optimize_mode == "maximize" else reward
+
+    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
+                             **kwargs: Any) -> None:
+        """Record a final result (also how results are replayed on resume)."""
+        loss = self._loss(value)
+        self._records.append((parameters, loss))
+        if self.space is not None:
+            self._observe(parameters, loss)
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records."""
+        for record in data:
+            try:
+                params, loss = record["parameter"], self._loss(record["value"])
+            except (KeyError, TypeError, RuntimeError) as error:
+                _logger.info("DNGO: skipping an imported record: %s", error)
+                continue
+            self._records.append((params, loss))
+            if self.space is not None:
+                self._observe(params, loss)
+
+    # -- model -------------------------------------------------------------------------------------
+
+    def _targets(self) -> np.ndarray:
+        y = np.array(self._losses, dtype=float)
+        finite = np.isfinite(y)
+        y[~finite] = y[finite].max() if finite.any() else 0.0
+        spread = y.std()
+        return (y - y.mean()) / spread if spread > 0 else np.zeros_like(y)
+
+    def _train(self, x: np.ndarray, y: np.ndarray) -> None:
+        torch = self._torch
+        generator = torch.Generator().manual_seed(self._torch_seed + len(y))
+        layers = []
+        width = x.shape[1]
+        for _ in range(3):
+            linear = torch.nn.Linear(width, _HIDDEN, dtype=torch.float64)
+            torch.nn.init.xavier_uniform_(linear.weight, generator=generator)
+            torch.nn.init.zeros_(linear.bias)
+            layers += [linear, torch.nn.Tanh()]
+            width = _HIDDEN
+        body = torch.nn.Sequential(*layers)
+        head = torch.nn.Linear(_HIDDEN, 1, dtype=torch.float64)
+        optimizer = torch.optim.Adam([*body.parameters(), *head.parameters()], lr=0.01, weight_decay=1e-4)
+        inputs, targets = torch.from_numpy(x), torch.from_numpy(y)[:, None]
+        for _ in range(self.num_epochs_per_training):
+            optimizer.zero_grad()
+            loss = torch.mean((head(body(inputs)) - targets) ** 2)
+            loss.backward()
+            optimizer.step()
+        self._network = body.eval()
+        self._trained_on = len(y)
+
+    def _basis(self, x: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            hidden = self._network(torch.from_numpy(x)).numpy()
+        return np.hstack([hidden, np.ones((len(x), 1))])
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def _candidates(self) -> np.ndarray:
+        assert self.space is not None
+        random = self.space.sample_vectors(self._rng, self.sample_size)
+        best = np.array(self._vectors)[np.argsort(np.array(self._losses))[:5]]
+        local = best[self._rng.integers(len(best), size=max(self.sample_size // 4, 1))].copy()
+        numeric = [p.index for p in self.space.params if not p.is_categorical]
+        if numeric:
+            step = self._rng.normal(scale=0.05, size=(len(local), len(numeric)))
+            local[:, numeric] = np.clip(local[:, numeric] + step, 0.0, 1.0)
+        return np.vstack([random, local])
+
+    def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
+        """Maximise expected improvement under the DNGO model; random until enough results."""
+        if self.space is None or self.history is None:
+            raise RuntimeError("DNGO: update_search_space() must be called before asking")
+        if self.history.exhausted:
+            raise NoMoreTrialError("DNGO: every configuration of the search space was tried")
+        ordered: list[np.ndarray] = []
+        if len(self._losses) >= _COLD_START and np.ptp(self._targets()) > 0:
+            x, y = self._features(np.array(self._vectors)), self._targets()
+            if self._network is None or len(y) - self._trained_on >= self.trials_per_update:
+                self._train(x, y)
+            self._blr.fit(self._basis(x), y)
+            candidates = self._candidates()
+            mean, std = self._blr.predict(self._basis(self._features(candidates)))
+            score, _ = log_expected_improvement(mean, std, float(y.min()), 0.0)
+            ordered = [candidates[i] for i in np.argsort(-score)[:64]]
+        for vector in ordered:
+            params = self.space.decode(vector)
+            if self.history.add(params):
+                return params
+        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if params is None:
+            raise NoMoreTrialError("DNGO: every configuration of the search space was tried")
+        self.history.add(params)
+        return params

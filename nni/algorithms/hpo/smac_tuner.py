@@ -1,0 +1,229 @@
+"""SMAC tuner, NNI's ``SMAC`` built-in, through SMAC3 (random-forest Bayesian optimisation).
+
+SMAC3 is an optional dependency (``pip install "nni[smac]"``): this module imports without it and
+creating the tuner without it raises an ImportError saying what to install. The search space is
+translated to a ConfigSpace space (choices by option index, randint as an integer range, log
+types on a log scale, q-types rounded after SMAC proposes); SMAC's ask/tell interface does the
+rest. Configurations are never repeated: a proposal already run is told its known result and
+SMAC is asked again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from ...errors import NoMoreTrialError
+from ...search_space import (
+    ConfigHistory,
+    ParameterSpec,
+    SearchSpace,
+    check_supported_types,
+    config_key,
+    parse_search_space,
+)
+from ...tuner import Tuner
+from ...typehint import Parameters, TrialMetric
+from ...utils import extract_scalar_reward
+
+__all__ = ["SMACTuner", "MISSING_SMAC_MESSAGE"]
+
+_logger = logging.getLogger(__name__)
+
+MISSING_SMAC_MESSAGE = ('The SMAC tuner needs SMAC3, an optional dependency that is not installed: '
+                        'pip install "nni[smac]" (or pip install smac)')
+_SUPPORTED = frozenset({"choice", "randint", "uniform", "quniform", "loguniform", "qloguniform"})
+_RETRIES = 20
+
+
+def _import_smac() -> Any:
+    try:
+        import ConfigSpace
+        import smac
+        from smac.runhistory.dataclasses import TrialInfo, TrialValue
+        from smac.runhistory.enumerations import StatusType
+    except ImportError as error:
+        raise ImportError(f"{MISSING_SMAC_MESSAGE} ({error})") from error
+    return ConfigSpace, smac, TrialInfo, TrialValue, StatusType
+
+
+class SMACTuner(Tuner):
+    """SMAC3's hyperparameter-optimisation facade behind NNI's tuner interface.
+
+    ``optimize_mode`` as in NNI; ``config_dedup`` is accepted for compatibility: duplicates are
+    always avoided here. ``seed`` (an addition) makes runs repeatable.
+    """
+
+    def __init__(self, optimize_mode: str = "maximize", config_dedup: bool = False, seed: int | None = None) -> None:
+        if optimize_mode not in ("maximize", "minimize"):
+            raise ValueError(f"SMAC: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        self._modules = _import_smac()
+        self.optimize_mode = optimize_mode
+        self.config_dedup = bool(config_dedup)
+        self.seed = int(np.random.default_rng(seed).integers(2 ** 31 - 1)) if seed is None else int(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self.space: SearchSpace | None = None
+        self.history: ConfigHistory | None = None
+        self._facade: Any = None
+        self._configspace: Any = None
+        self._output: tempfile.TemporaryDirectory[str] | None = None
+        self._asked: dict[int, Any] = {}
+        """parameter id -> SMAC TrialInfo (or the params when not proposed by SMAC)."""
+        self._known: dict[str, float] = {}
+        self._records: list[tuple[Parameters, float]] = []
+
+    # -- search space ------------------------------------------------------------------------------
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        """Translate the space for SMAC3; earlier results that fit it are told again."""
+        space = parse_search_space(search_space)
+        check_supported_types(space, "SMAC", _SUPPORTED, nested=False, suggestion="TPE or GP")
+        config_space_module, smac, *_ = self._modules
+        configspace = config_space_module.ConfigurationSpace(seed=self.seed)
+        configspace.add([self._hyperparameter(spec) for spec in space.top_level])
+        self._output = tempfile.TemporaryDirectory(prefix="nni-smac-")
+        scenario = smac.Scenario(configspace, deterministic=True, n_trials=10 ** 9, seed=self.seed,
+                                 output_directory=self._output.name)
+        self._facade = smac.HyperparameterOptimizationFacade(
+            scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=logging.WARNING + 10)
+        self._configspace = configspace
+        self.space = space
+        self.history = ConfigHistory(space)
+        self._asked.clear()
+        self._known.clear()
+        for params, loss in self._records:
+            self._tell_params(params, loss)
+
+    def _hyperparameter(self, spec: ParameterSpec) -> Any:
+        config_space_module = self._modules[0]
+        name = str(spec.key[0])
+        if spec.is_categorical:
+            return config_space_module.Categorical(name, [str(i) for i in range(spec.n_choices or 1)])
+        if spec.integer:
+            low, high = int(spec.low), int(spec.high) - 1
+            if low == high:
+                return config_space_module.Categorical(name, [str(low)])
+            return config_space_module.Integer(name, (low, high))
+        low, high = float(spec.values[0]), float(spec.values[1])
+        return config_space_module.Float(name, (low, high), log=spec.log)
+
+    def _to_params(self, config: Any) -> Parameters:
+        assert self.space is not None
+        values = dict(config)
+        out: Parameters = {}
+        for spec in self.space.top_level:
+            name = str(spec.key[0])
+            value = values[name]
+            if spec.is_categorical:
+                out[name] = spec.option_value(int(value))
+            elif spec.integer:
+                out[name] = int(value)
+            else:
+                out[name] = spec.quantize(float(value)) if spec.q is not None else float(value)
+        return out
+
+    def _to_config(self, params: Parameters) -> Any:
+        assert self.space is not None
+        values: dict[str, Any] = {}
+        for spec in self.space.top_level:
+            name = str(spec.key[0])
+            value = params[name]
+            if spec.is_categorical:
+                values[name] = str(spec.option_index(value))
+            elif spec.integer:
+                values[name] = str(int(value)) if spec.high - spec.low == 1 else int(value)
+            else:
+                low, high = float(spec.values[0]), float(spec.values[1])
+                values[name] = min(max(float(value), low), high)
+        return self._modules[0].Configuration(self._configspace, values=values)
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
+        """SMAC's next proposal not seen before; NoMoreTrialError when a finite space is used up."""
+        if self.space is None or self.history is None or self._facade is None:
+            raise RuntimeError("SMAC: update_search_space() must be called before asking")
+        if self.history.exhausted:
+            raise NoMoreTrialError("SMAC: every configuration of the search space was tried")
+        _, _, _, trial_value, _ = self._modules
+        for _ in range(_RETRIES):
+            info = self._facade.ask()
+            params = self._to_params(info.config)
+            if self.history.add(params):
+                self._asked[parameter_id] = info
+                return params
+            known = self._known.get(config_key(params))
+            if known is not None:
+                self._facade.tell(info, trial_value(cost=known))
+        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if params is None:
+            raise NoMoreTrialError("SMAC: every configuration of the search space was tried")
+        self.history.add(params)
+        self._asked[parameter_id] = params
+        return params
+
+    # -- results -----------------------------------------------------------------------------------
+
+    def _loss(self, value: TrialMetric) -> float:
+        reward = extract_scalar_reward(value)
+        return -reward if self.optimize_mode == "maximize" else reward
+
+    def _tell_params(self, params: Parameters, loss: float) -> None:
+        """Tell SMAC a result of a configuration it did not propose (import, replay, fallback)."""
+        assert self.space is not None and self.history is not None
+        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in self.space.top_level}}
+        try:
+            config = self._to_config(clean)
+        except (KeyError, ValueError, TypeError) as error:
+            _logger.info("SMAC: ignoring a result outside the search space: %s", error)
+            return
+        _, _, trial_info, trial_value, status = self._modules
+        self.history.add(clean)
+        self._known[config_key(clean)] = loss
+        if math.isfinite(loss):
+            self._facade.tell(trial_info(config=config, seed=self.seed), trial_value(cost=loss))
+        else:
+            self._facade.tell(trial_info(config=config, seed=self.seed),
+                              trial_value(cost=math.inf, status=status.CRASHED))
+
+    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
+                             **kwargs: Any) -> None:
+        """Tell SMAC the result (replayed results of unknown ids are told as new data)."""
+        loss = self._loss(value)
+        self._records.append((parameters, loss))
+        if self.space is None:
+            return
+        asked = self._asked.pop(parameter_id, None)
+        if asked is None or isinstance(asked, dict):
+            self._tell_params(parameters, loss)
+            return
+        _, _, _, trial_value, status = self._modules
+        self._known[config_key(self._to_params(asked.config))] = loss
+        if math.isfinite(loss):
+            self._facade.tell(asked, trial_value(cost=loss))
+        else:
+            self._facade.tell(asked, trial_value(cost=math.inf, status=status.CRASHED))
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
+        """A trial that ended without a result is told to SMAC as crashed."""
+        asked = self._asked.pop(parameter_id, None)
+        if asked is None or isinstance(asked, dict) or self._facade is None:
+            return
+        _, _, _, trial_value, status = self._modules
+        self._facade.tell(asked, trial_value(cost=math.inf, status=status.CRASHED))
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records."""
+        for record in data:
+            try:
+                params, loss = record["parameter"], self._loss(record["value"])
+            except (KeyError, TypeError, RuntimeError) as error:
+                _logger.info("SMAC: skipping an imported record: %s", error)
+                continue
+            self._records.append((params, loss))
+            if self.space is not None:
+                self._tell_params(params, loss)
