@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import signal
 import string
 import subprocess
 from pathlib import Path
@@ -62,7 +63,8 @@ def _launch(experiment_id: str, config: ExperimentConfig | None, args: argparse.
             _announce(experiment_id, mode, _url(host, args.port, url_prefix, token))
             return process.wait()
         except KeyboardInterrupt:
-            # Ctrl-C reached the manager too (same process group): it stops its trials and exits.
+            # A terminal's Ctrl-C reaches the manager too; a signal sent to nnictl alone is passed on.
+            process.send_signal(signal.SIGINT)
             try:
                 return process.wait(60)
             except subprocess.TimeoutExpired:
@@ -127,9 +129,7 @@ def view(args: argparse.Namespace) -> int:
 def stop(args: argparse.Namespace) -> int:
     manifest = read_manifest()
     if args.all:
-        ids = [i for i, e in manifest.items() if effective_status(e) in
-               ("RUNNING", "CRASHED", "DONE", "ERROR", "NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL", "VIEWED",
-                "INITIALIZED", "STOPPING") and (manager_alive(i, e) or effective_status(e) == "CRASHED")]
+        ids = [i for i, e in manifest.items() if manager_alive(i, e) or effective_status(e) == "CRASHED"]
     elif args.id:
         entry_of(args.id)
         ids = [args.id]
