@@ -30,7 +30,7 @@ from .rest_client import RestClient
 
 __all__ = [
     "start_detached", "spawn_manager", "wait_until_serving", "start_manager", "stop_experiment",
-    "manager_alive", "port_listening", "experiment_processes", "ACTIVE_STATUSES",
+    "manager_alive", "port_listening", "experiment_processes", "ACTIVE_STATUSES", "kill_unadoptable_trials",
 ]
 
 _START_TIMEOUT = 60.0
@@ -97,6 +97,8 @@ def start_manager(experiment_id: str, config: ExperimentConfig | None, port: int
             entry = read_manifest().get(experiment_id, {})
             raise RuntimeError(f"experiment {experiment_id} is already running (pid {entry.get('pid')}, port "
                                f"{entry.get('port')}); stop it first: nnictl stop {experiment_id}")
+        if mode == "resume":
+            kill_unadoptable_trials(experiment_id, experiment_dir)
     process, token = spawn_manager(experiment_id, config, port, host, url_prefix, debug, mode, experiment_dir)
     log_dir = (experiment_dir or experiment_dir_of(config, experiment_id)) / "log"  # type: ignore[arg-type]
     client = RestClient(port, _client_host(host), url_prefix, token)
@@ -197,6 +199,23 @@ def _stored_trial_groups(experiment_dir: Path) -> list[int]:
         storage.close()
     return [t.handle["pid"] for t in trials if t.status in (TrialStatus.RUNNING, TrialStatus.WAITING)
             and isinstance(t.handle.get("pid"), int)]
+
+
+def kill_unadoptable_trials(experiment_id: str, experiment_dir: Path) -> int:
+    """Before a resume: kill trial processes the database cannot lead the new manager to.
+
+    A manager killed between starting a trial and recording it leaves a process the resumed
+    manager would run a second time; trials recorded as running are left alive to be adopted.
+    """
+    adoptable = set(_stored_trial_groups(experiment_dir))
+    groups = set()
+    for proc in experiment_processes(experiment_id):
+        with contextlib.suppress(psutil.Error, OSError):
+            groups.add(os.getpgid(proc.pid))
+    groups -= adoptable | {os.getpgid(0)}
+    for pgid in groups:
+        _kill_group(pgid)
+    return len(groups)
 
 
 def kill_leftover_trials(experiment_id: str, experiment_dir: Path) -> int:

@@ -226,7 +226,7 @@ class Experiment:
 
     def _start_stored(self, mode: str, port: int, debug: bool) -> ExperimentRunner:
         """Start this process's manager on the stored experiment ``self.id`` (resume or view)."""
-        from .detach import manager_alive
+        from .detach import kill_unadoptable_trials, manager_alive
         from .launcher import load_stored_config
 
         if self._runner is not None or self._client is not None:
@@ -237,6 +237,8 @@ class Experiment:
                                f"{entry.get('port')}); stop it first")
         directory = self._stored_dir()
         config = load_stored_config(self.id, directory)
+        if mode == "resume":
+            kill_unadoptable_trials(self.id, directory)
         config.experiment_working_directory = directory.resolve().parent
         self.config = config
         runner = ExperimentRunner(self.id, config, tuner=self._tuner, assessor=self._assessor, port=port,

@@ -224,3 +224,32 @@ def test_concurrent_nnictl_calls_keep_the_manifest_whole(workspace: Workspace) -
     assert entry["port"] == port and entry["token"] and entry["pid"]
     assert client("busy").get("/experiment")["params"]["trialConcurrency"] in (1, 2, 3, 4)
     nnictl("stop", "busy")
+
+
+def test_resume_adopts_recorded_trials_and_kills_unrecorded_ones(workspace: Workspace) -> None:
+    from nni.engine.records import TrialStatus
+    from nni.storage.sqlite import SqliteStorage
+
+    config = workspace.write_config(trialCommand=LONG, trialConcurrency=2, maxTrialNumber=2)
+    port = free_port()
+    nnictl("create", "--config", str(config), "--port", str(port), "--id", "orphan")
+    wait_until(lambda: sum(t["status"] == "RUNNING" for t in _live_trials("orphan")) == 2, what="2 running trials")
+    os.kill(read_manifest()["orphan"]["pid"], signal.SIGKILL)
+    wait_until(lambda: not manager_alive("orphan"), what="the manager to die")
+    # Make one trial look as if the manager died before recording its start.
+    storage = SqliteStorage(Path(read_manifest()["orphan"]["logDir"]) / "db")
+    kept, unrecorded = sorted(storage.load_trials(), key=lambda t: t.sequence_id)
+    storage.append_trial_event(unrecorded, "test", {"status": TrialStatus.WAITING, "handle": {}})
+    storage.close()
+    old_groups = {p.environ()["NNI_TRIAL_JOB_ID"]: os.getpgid(p.pid) for p in experiment_processes("orphan")}
+
+    nnictl("resume", "orphan", "--port", str(port))
+    wait_until(lambda: sum(t["status"] == "RUNNING" for t in _live_trials("orphan")) == 2, what="2 running trials")
+    groups: dict[str, set[int]] = {}
+    for proc in experiment_processes("orphan"):
+        groups.setdefault(proc.environ()["NNI_TRIAL_JOB_ID"], set()).add(os.getpgid(proc.pid))
+    assert groups[kept.trial_id] == {old_groups[kept.trial_id]}  # adopted: the same process
+    assert len(groups[unrecorded.trial_id]) == 1  # run once, not twice
+    assert groups[unrecorded.trial_id] != {old_groups[unrecorded.trial_id]}
+    nnictl("stop", "orphan")
+    assert not experiment_processes("orphan")
