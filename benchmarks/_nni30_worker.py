@@ -17,9 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 logging.disable(logging.CRITICAL)
 
 import numpy as np  # noqa: E402
+from problems import PROBLEMS  # noqa: E402
+
 from nni.algorithms.hpo.random_tuner import RandomTuner  # noqa: E402
 from nni.algorithms.hpo.tpe_tuner import TpeTuner  # noqa: E402
-from problems import PROBLEMS  # noqa: E402
 
 
 def _run(problem_name: str, seed: int, budget: int) -> list[float]:

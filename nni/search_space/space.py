@@ -319,13 +319,14 @@ class SearchSpace:
         """A uniformly random encoded vector (the prior of every type), NaN where inactive."""
         return self.sample_vectors(rng, 1)[0]
 
-    def sample_vectors(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` random encoded vectors at once, shape (n, dim)."""
+    def sample_vectors(self, rng: np.random.Generator, n: int, mask: bool = True) -> np.ndarray:
+        """``n`` random encoded vectors at once, shape (n, dim); ``mask=False`` leaves a value in
+        every column (for callers that change choices before masking)."""
         out = rng.random((n, self.dim))
         for spec in self.params:
             if spec.is_categorical:
                 out[:, spec.index] = rng.integers(spec.n_choices, size=n)
-        return self.mask_inactive(out)
+        return self.mask_inactive(out) if mask else out
 
     def fill_inactive(self, vector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Give every NaN column a prior draw, then re-mask: a vector whose choices changed gets

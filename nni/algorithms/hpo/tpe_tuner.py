@@ -113,7 +113,7 @@ class _Parzen:
         """Draw ``n`` vectors: pick a component, then each coordinate from its kernel factor."""
         space = self.space
         comp = rng.choice(len(self.w), size=n, p=self.w)
-        out = space.sample_vectors(rng, n)  # prior draws, used for the prior component and NaN centres
+        out = space.sample_vectors(rng, n, mask=False)  # prior draws: the prior component, NaN centres
         point_idx = comp - 1 if self.has_prior else comp
         rows = np.flatnonzero(point_idx >= 0)
         if len(rows):
@@ -228,8 +228,8 @@ class TpeTuner(SearchSpaceTuner):
     def _suggest(self, parameter_id: int) -> dict[str, Any] | None:
         space = self.space
         assert space is not None
-        if self._n < self.args.n_startup_jobs:
-            n = self.args.n_startup_jobs
+        if self._n < max(self.args.n_startup_jobs, 1):  # a model needs at least one result
+            n = max(self.args.n_startup_jobs, 1)
             if self._startup is None:
                 self._startup = latin_hypercube(self.rng, space, n)
             if self._startup_next < n:
@@ -282,11 +282,13 @@ class TpeTuner(SearchSpaceTuner):
         if n > 1:
             nan = np.isnan(points)
             if nan.any():
-                with np.errstate(all="ignore"):
-                    spread = np.nanstd(points, axis=0)
+                count = (~nan).sum(axis=0)
+                filled = np.where(nan, 0.0, points)
+                mean = filled.sum(axis=0) / np.maximum(count, 1)
+                var = (np.where(nan, 0.0, points - mean) ** 2).sum(axis=0) / np.maximum(count, 1)
+                spread = np.where(count > 1, np.sqrt(var), 0.5)
             else:
                 spread = points.std(axis=0)
-            spread = np.where(np.isnan(spread), 0.5, spread)
         else:
             spread = np.full(points.shape[1], 0.5)
         width = spread * (0.5 * n ** (-1.0 / (max(n_numeric, 1) + 4)))

@@ -1,0 +1,103 @@
+"""TPE specifics: tpe_args validation, Latin-hypercube start-up, imported history steering the
+model, constant liars for parallel asks, univariate mode and maximisation with dict metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nni.algorithms.hpo.tpe_tuner import TpeTuner
+from nni.search_space import config_key
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"n_ei": 3}, "unknown keys \\['n_ei'\\]"),
+    ({"constant_liar_type": "median"}, "constant_liar_type must be"),
+    ({"n_startup_jobs": -1}, "n_startup_jobs must be a non-negative"),
+    ({"n_ei_candidates": 0}, "n_ei_candidates must be a positive"),
+    ({"linear_forgetting": 2.5}, "linear_forgetting must be a positive"),
+    ({"prior_weight": -1}, "prior_weight must be >= 0"),
+    ({"gamma": 0}, "gamma must be in"),
+])
+def test_bad_tpe_args_are_refused_by_name(args: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TpeTuner(tpe_args=args)
+
+
+def test_bad_optimize_mode_and_seed_are_refused() -> None:
+    with pytest.raises(ValueError, match="optimize_mode must be 'minimize' or 'maximize'"):
+        TpeTuner(optimize_mode="lowest")
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        TpeTuner(seed="abc")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("liar", ["best", "worst", "mean", None, "none", "NULL"])
+def test_liar_types_are_accepted(liar: str | None) -> None:
+    tuner = TpeTuner(seed=0, tpe_args={"constant_liar_type": liar, "n_startup_jobs": 4})
+    tuner.update_search_space({"x": {"_type": "uniform", "_value": [0, 1]}})
+    for pid in range(6):
+        params = tuner.generate_parameters(pid)
+        tuner.receive_trial_result(pid, params, params["x"])
+    batch = [tuner.generate_parameters(100 + i)["x"] for i in range(8)]
+    assert len(set(batch)) == 8
+
+
+def test_startup_is_a_latin_hypercube() -> None:
+    tuner = TpeTuner(seed=3, tpe_args={"n_startup_jobs": 10})
+    tuner.update_search_space({"x": {"_type": "uniform", "_value": [0, 10]}, "y": {"_type": "uniform", "_value": [0, 1]}})
+    first = [tuner.generate_parameters(i) for i in range(10)]
+    assert sorted(int(p["x"]) for p in first) == list(range(10))
+    assert sorted(int(p["y"] * 10) for p in first) == list(range(10))
+
+
+def test_imported_history_drives_the_model_towards_good_region() -> None:
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}}
+    rng = np.random.default_rng(0)
+    data = [{"parameter": {"x": float(x)}, "value": float((x - 0.8) ** 2)} for x in rng.random(40)]
+    tuner = TpeTuner(seed=1)
+    tuner.update_search_space(space)
+    tuner.import_data(data)
+    proposals = []
+    for pid in range(20):
+        params = tuner.generate_parameters(pid)
+        proposals.append(params["x"])
+        tuner.receive_trial_result(pid, params, (params["x"] - 0.8) ** 2)
+    assert abs(float(np.median(proposals)) - 0.8) < 0.1
+
+
+def test_maximize_with_dict_metric_finds_the_maximum() -> None:
+    space = {"x": {"_type": "uniform", "_value": [-3, 3]}, "c": {"_type": "choice", "_value": ["a", "b", "c"]}}
+    tuner = TpeTuner("maximize", seed=5)
+    tuner.update_search_space(space)
+    best = -np.inf
+    late_b = 0
+    for pid in range(80):
+        params = tuner.generate_parameters(pid)
+        score = -(params["x"] - 1) ** 2 + (1.0 if params["c"] == "b" else 0.0)
+        best = max(best, score)
+        late_b += pid >= 50 and params["c"] == "b"
+        tuner.receive_trial_result(pid, params, {"default": score, "accuracy": score})
+    assert best > 0.95 and late_b >= 20
+
+
+def test_univariate_mode_optimises_too() -> None:
+    tuner = TpeTuner(seed=2, tpe_args={"multivariate": False, "n_startup_jobs": 10})
+    tuner.update_search_space({"x": {"_type": "loguniform", "_value": [1e-4, 1]},
+                               "k": {"_type": "randint", "_value": [0, 10]}})
+    losses = []
+    for pid in range(60):
+        params = tuner.generate_parameters(pid)
+        losses.append((np.log10(params["x"]) + 2) ** 2 + (params["k"] - 7) ** 2)
+        tuner.receive_trial_result(pid, params, losses[-1])
+    assert min(losses[30:]) < min(losses[:10])
+
+
+def test_pending_configurations_are_not_repeated_under_any_liar() -> None:
+    space = {"c": {"_type": "choice", "_value": list(range(6))}}
+    for liar in ("best", "worst", "mean", None):
+        tuner = TpeTuner(seed=0, tpe_args={"constant_liar_type": liar, "n_startup_jobs": 0})
+        tuner.update_search_space(space)
+        batch = tuner.generate_multiple_parameters(list(range(6)))
+        assert len({config_key(p) for p in batch}) == 6
