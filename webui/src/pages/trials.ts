@@ -250,7 +250,10 @@ export function trialsPage(): Page {
         dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 8 }],
         xAxis: { type: 'value', name: 'Trial No.', minInterval: 1 },
         yAxis: { type: 'value', name: 'seconds' },
-        series: [{ type: 'bar', data: data.points.map((p) => [p[0], p[1]]), large: data.points.length > 1000, barMaxWidth: 16 }],
+        // Past a thousand trials bars get thinner than a pixel and slow to lay out: dots say the same.
+        series: [data.points.length > 1000
+          ? { type: 'scatter', data: data.points.map((p) => [p[0], p[1]]), symbolSize: 3, large: true, largeThreshold: 1000 }
+          : { type: 'bar', data: data.points.map((p) => [p[0], p[1]]), barMaxWidth: 16 }],
       });
     } else if (tab === 'intermediate') {
       const data = await getJson<{ series: { trialId: string; sequenceId: number; points: [number, number][] }[]; total: number }>(
