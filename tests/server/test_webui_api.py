@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -276,12 +277,12 @@ def parse_events(lines: Any) -> Any:
 
 
 def test_experiments_lists_the_manifest_without_tokens(make_experiment, free_port):
-    from tests.conftest import find_free_port
-
     first = make_experiment(ODD_METRICS_TRIAL, max_trial_number=1, experiment_name="first <i>one</i>")
     second = make_experiment(ODD_METRICS_TRIAL, max_trial_number=1, experiment_name="second")
     first.start(free_port)
-    second_port = find_free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        second_port = sock.getsockname()[1]
     second.start(second_port)
     with client_for(free_port) as client:
         response = client.get("experiments")
