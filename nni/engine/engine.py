@@ -180,6 +180,7 @@ class Engine:
             self.end_time_ms = _now_ms()
         elif status == ExperimentStatus.RUNNING:
             self.end_time_ms = None
+        _logger.info("experiment %s: %s", self.experiment_id, status.value)
         self.storage.append_experiment_event("status", {"status": status.value, "error": self.error})
         self._save_profile()
         self._changed_now("experiment")
@@ -286,6 +287,7 @@ class Engine:
         trial = Trial(self._new_trial_id(), sequence_id=parameter_id, parameter_id=parameter_id,
                       parameter_record=record, customized=source == "customized", submit_time_ms=_now_ms())
         self.trials[trial.trial_id] = trial
+        _logger.info("trial %s (#%d) created with %s parameters: %s", trial.trial_id, parameter_id, source, parameters)
         self.storage.append_trial_event(trial, "created", {
             "sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
             "customized": trial.customized, "submit_time_ms": trial.submit_time_ms, "status": trial.status})
@@ -311,8 +313,11 @@ class Engine:
         if trial is None or trial.finished:
             return
         if isinstance(event, TrialWaiting):
+            _logger.info("trial %s waiting: %s", trial.trial_id, event.reason)
             self._update_trial(trial, "waiting", message=event.reason)
         elif isinstance(event, TrialStarted):
+            _logger.info("trial %s running on %s%s", trial.trial_id, event.host or self.service.platform,
+                         f" (GPUs {','.join(map(str, event.gpus))})" if event.gpus else "")
             self._update_trial(trial, "started", status=TrialStatus.RUNNING, start_time_ms=event.timestamp_ms or _now_ms(),
                                log_path=event.log_path, host=event.host, gpus=tuple(event.gpus), message=None,
                                stdout_path=str(event.stdout_path) if event.stdout_path else None,
@@ -375,6 +380,7 @@ class Engine:
             message = f"{message or 'failed'}: {tail}" if tail else message
         self._update_trial(trial, "ended", status=status, end_time_ms=event.timestamp_ms or _now_ms(),
                            exit_code=event.exit_code, message=message)
+        _logger.info("trial %s %s%s", trial.trial_id, status.value, f": {message}" if message else "")
         success = status == TrialStatus.SUCCEEDED
         asyncio.ensure_future(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
                                                trial_job_id=trial.trial_id))

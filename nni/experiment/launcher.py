@@ -202,7 +202,8 @@ class ExperimentRunner:
         engine = self.engine
         self._stop_requested = asyncio.Event()
         app = create_app(engine, self.token, self.host, self.url_prefix, request_stop=self._request_stop_async)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        # the live-update stream keeps connections open: cut them shortly after a stop
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         server_task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
