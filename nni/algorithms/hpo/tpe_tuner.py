@@ -10,8 +10,9 @@ Our internals (NNI's arguments keep their meaning):
   prior (random, but evenly spread), not from independent draws;
 * multivariate by default: kernels are products over parameters, so correlated parameters are
   modelled jointly (``tpe_args={'multivariate': False}`` gives NNI's independent TPE);
-* kernel bandwidths follow the spread of each set (a Scott-type rule, per dimension), floored so
-  the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
+* the good set is the best 10% (at the default ``gamma``), weighted by rank (1, 1/2, 1/3, ...);
+* kernel bandwidths follow the spread of each set (half of Scott's rule, per dimension), floored
+  so the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
 * nested choices: a parameter inactive in an observation contributes its prior to that kernel;
 * parallel asks: running configurations get a constant-liar loss (``constant_liar_type``).
 
@@ -97,17 +98,23 @@ class _Parzen:
         self.mu = mu
         self.sigma = bandwidth[num_cols]
         active = ~np.isnan(mu)
-        self.active = active.astype(float)
         self.dense = bool(active.all())
-        centre = np.where(active, mu, 0.0)
+        centre = mu if self.dense else np.where(active, mu, 0.0)
         scaled = centre / self.sigma
         # truncation mass of each kernel on [0, 1]; a NaN centre is the prior factor (log density 0)
-        mass = ndtr((1 - centre) / self.sigma) - ndtr(-centre / self.sigma)
-        log_norm = np.log(np.maximum(mass, _LOG_EPS)) + np.log(self.sigma) + 0.5 * math.log(2 * math.pi)
+        mass = ndtr((1 - centre) / self.sigma) - ndtr(-scaled)
+        log_norm = np.log(np.maximum(mass, _LOG_EPS)) + (np.log(self.sigma) + 0.5 * math.log(2 * math.pi))
+        scaled_sq = scaled * scaled
         self.scaled = scaled
-        self.scaled_sq = np.where(active, scaled * scaled, 0.0)
+        self.active = active.astype(float)
+        self.scaled_sq = np.where(active, scaled_sq, 0.0)
         self.log_norm = np.where(active, log_norm, 0.0)
-        self.base = self.log_w[1:] if self.has_prior else self.log_w.copy()
+        # every candidate coordinate active and every centre too: the common case, one product
+        self.dense_const = self.base_log_w() - 0.5 * self.scaled_sq.sum(axis=1) - self.log_norm.sum(axis=1)
+
+    def base_log_w(self) -> np.ndarray:
+        """Log weights of the data components (the prior's, if any, is ``log_w[0]``)."""
+        return self.log_w[1:] if self.has_prior else self.log_w
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Draw ``n`` vectors: pick a component, then each coordinate from its kernel factor."""
@@ -118,11 +125,11 @@ class _Parzen:
         rows = np.flatnonzero(point_idx >= 0)
         if len(rows):
             src = point_idx[rows]
-            for j, col in enumerate(self.num_cols):
-                centre = self.mu[src, j]
-                ok = ~np.isnan(centre)
-                if ok.any():
-                    out[rows[ok], col] = _truncnorm(rng, centre[ok], np.full(int(ok.sum()), self.sigma[j]))
+            if len(self.num_cols):
+                centre = self.mu[src]
+                drawn = _truncnorm(rng, centre, self.sigma)
+                block = out[np.ix_(rows, self.num_cols)]
+                out[np.ix_(rows, self.num_cols)] = np.where(np.isnan(centre), block, drawn)
             for col in self.cat_cols:
                 centre = self.points[src, col]
                 keep = ~np.isnan(centre) & (rng.random(len(rows)) >= self.cat_eps[col])
@@ -132,18 +139,17 @@ class _Parzen:
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density of each row of ``x`` over its active coordinates."""
         n_cand = len(x)
-        total = np.broadcast_to(self.base, (n_cand, len(self.base))).copy()
         if len(self.points):
             xn = x[:, self.num_cols]
             x_active = ~np.isnan(xn)
-            xs = np.where(x_active, xn, 0.0) / self.sigma
             if self.dense and x_active.all():
-                sq = (xs * xs).sum(axis=1)[:, None] - 2.0 * xs @ self.scaled.T + self.scaled_sq.sum(axis=1)[None, :]
-                total -= 0.5 * sq + self.log_norm.sum(axis=1)[None, :]
+                xs = xn / self.sigma
+                total = self.dense_const[None, :] + xs @ self.scaled.T - 0.5 * (xs * xs).sum(axis=1)[:, None]
             else:
+                xs = np.where(x_active, xn, 0.0) / self.sigma
                 xa = x_active.astype(float)
-                sq = (xs * xs) @ self.active.T - 2.0 * xs @ self.scaled.T + xa @ self.scaled_sq.T
-                total -= 0.5 * sq + xa @ self.log_norm.T
+                total = self.base_log_w()[None, :] - 0.5 * ((xs * xs) @ self.active.T - 2.0 * xs @ self.scaled.T
+                                                            + xa @ self.scaled_sq.T) - xa @ self.log_norm.T
             for col in self.cat_cols:
                 k = self.space.params[col].n_choices
                 eps = self.cat_eps[col]
@@ -152,6 +158,8 @@ class _Parzen:
                 factor[:, np.isnan(pc)] = -math.log(k)
                 factor[np.isnan(xc), :] = 0.0
                 total += factor
+        else:
+            total = np.zeros((n_cand, 0))
         if self.has_prior:
             prior = np.full(n_cand, self.log_w[0])
             for col in self.cat_cols:
@@ -160,13 +168,13 @@ class _Parzen:
         top = total.max(axis=1, keepdims=True)
         return (top + np.log(np.exp(total - top).sum(axis=1, keepdims=True)))[:, 0]
 
-
 def _truncnorm(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """Samples of N(mu, sigma) truncated to [0, 1], by inverting the CDF."""
+    """Samples of N(mu, sigma) truncated to [0, 1] (elementwise, broadcast), by inverting the CDF."""
     lo, hi = ndtr(-mu / sigma), ndtr((1 - mu) / sigma)
-    u = lo + rng.random(len(mu)) * np.maximum(hi - lo, 1e-300)
-    x = mu + sigma * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
-    return np.clip(np.nan_to_num(x, nan=0.5), 0.0, 1.0)
+    u = lo + rng.random(mu.shape) * np.maximum(hi - lo, 1e-300)
+    with np.errstate(invalid="ignore"):
+        x = mu + sigma * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
+    return np.clip(x, 0.0, 1.0)
 
 
 def latin_hypercube(rng: np.random.Generator, space: SearchSpace, n: int) -> np.ndarray:
@@ -305,7 +313,8 @@ class TpeTuner(SearchSpaceTuner):
         order = np.argsort(y, kind="stable")
         n_good = self._n_good(len(y))
         good, bad = order[:n_good], order[n_good:]
-        below = self._model(space, x[good], np.ones(len(good)))
+        # rank weights (1, 1/2, 1/3, ...): the best trials shape the good density most
+        below = self._model(space, x[good], 1.0 / np.arange(1.0, len(good) + 1.0))
         above = self._model(space, x[bad], self._weights(bad.astype(float)))
         n_cand = self.args.n_ei_candidates
         cand = below.sample(self.rng, n_cand)
