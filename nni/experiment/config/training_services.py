@@ -61,6 +61,10 @@ class RemoteMachineConfig(ConfigBase):
     max_trial_number_per_gpu: int = Field(default=1, gt=0)
     gpu_indices: list[int] | None = None
     python_path: str | None = None
+    """Folder put first on PATH on that machine, so ``python3`` there is one that has nni installed."""
+    working_directory: str | None = None
+    """Folder on the machine for the uploaded code and the trial folders (default
+    ``${TMPDIR:-/tmp}/nni-remote-<user>``); ``~`` is the remote user's home."""
 
     _gpus = field_validator("gpu_indices", mode="before")(classmethod(lambda cls, v: _gpu_list(v)))
 
@@ -69,6 +73,12 @@ class RemoteConfig(TrainingServiceConfig):
     platform: Literal["remote"] = "remote"
     machine_list: list[RemoteMachineConfig] = Field(default_factory=list)
     reuse_mode: bool = True
+    """Accepted for NNI configs; every trial of a machine shares its SSH connections either way."""
+    keepalive_seconds: float = Field(default=10.0, gt=0)
+    """Idle connections are probed this often; three unanswered probes mean the connection is lost."""
+    reconnect_seconds: float = Field(default=30.0, ge=0)
+    """How long to try to reconnect to a machine whose connection broke before its trials fail
+    (trials keep running there meanwhile and are followed again once it answers)."""
 
 
 class RayConfig(TrainingServiceConfig):
