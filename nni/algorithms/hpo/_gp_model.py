@@ -18,7 +18,7 @@ import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr, ndtr
-from scipy.stats import yeojohnson
+from scipy.stats import yeojohnson, yeojohnson_normmax
 
 __all__ = ["SUPPORTED_NU", "GaussianProcess", "GPInputs", "transform_targets", "log_expected_improvement",
            "acquisition_values"]
@@ -194,13 +194,14 @@ class GaussianProcess:
             grad[-1] += -(0.1 - 30.0 * noise)
         return nll, grad
 
-    def fit_hyperparameters(self, x: GPInputs, y: np.ndarray, max_iter: int = 200) -> None:
-        """Maximise the marginal likelihood (with priors), starting from the current values."""
+    def fit_hyperparameters(self, x: GPInputs, y: np.ndarray, max_iter: int = 200, restart: bool = True) -> None:
+        """Maximise the marginal likelihood (with priors) from the current values and, with
+        ``restart``, also from the default values, keeping the better optimum."""
         n_len = len(self.theta) - 2
         bounds = [(-5.0, 7.0)] * n_len + [(-6.0, 4.0), (math.log(1e-9), 1.0)]
         starts = [np.clip(self.theta, [b[0] for b in bounds], [b[1] for b in bounds])]
         default = self._default_theta(n_len)
-        if not np.allclose(starts[0], default):
+        if restart and not np.allclose(starts[0], default):
             starts.append(default)
         best: tuple[float, np.ndarray] | None = None
         for start in starts:
@@ -276,7 +277,7 @@ class GaussianProcess:
 
 
 def transform_targets(values: np.ndarray) -> np.ndarray:
-    """Standardise losses after a Yeo-Johnson power transform that tames heavy tails.
+    """Standardise losses after a Yeo-Johnson power transform that tames a heavy upper tail.
 
     Non-finite losses (failed trials) become the worst finite loss.
     """
@@ -293,7 +294,9 @@ def transform_targets(values: np.ndarray) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                transformed, _ = yeojohnson(y)
+                # only ever compress the bad (upper) tail: lambda > 1 would squeeze the good values
+                lam = min(float(yeojohnson_normmax(y)), 1.0)
+                transformed = yeojohnson(y, lam)
                 if np.all(np.isfinite(transformed)) and transformed.std() > 0:
                     y = transformed
             except (ValueError, FloatingPointError):

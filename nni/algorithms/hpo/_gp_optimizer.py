@@ -26,6 +26,10 @@ AcquisitionFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray 
 _MODEL_POINTS = 500
 """Beyond this many observations the posterior uses a subset: the best third and a random rest."""
 _FIT_POINTS = 200
+_MAX_GRID = 1000
+"""Discrete parameters with more values than this are searched as continuous ones and rounded."""
+_EXHAUSTIVE = 32
+"""Discrete parameters with at most this many values are tried exhaustively during refinement."""
 """Hyperparameters are fitted on at most this many observations (chosen the same way)."""
 
 
@@ -38,6 +42,14 @@ class BayesianOptimizer:
         self.rng = rng
         self.numeric = [p.index for p in space.params if not p.is_categorical]
         self.categorical = [p.index for p in space.params if p.is_categorical]
+        # numeric parameters with a finite set of values (randint, q-uniform types): searched on
+        # their grid, as encoded values, instead of by gradient
+        self.discrete: dict[int, np.ndarray] = {}
+        for spec in space.params:
+            grid = None if spec.is_categorical else spec.grid
+            if grid is not None and len(grid) <= _MAX_GRID:
+                self.discrete[spec.index] = np.unique([spec.to_unit(v) for v in grid])
+        self.continuous = [i for i in self.numeric if i not in self.discrete]
         self.gp = GaussianProcess(self.numeric, self.categorical,
                                   [space.params[i].n_choices or 1 for i in self.categorical],
                                   min_noise=alpha, nu=nu)
@@ -46,6 +58,7 @@ class BayesianOptimizer:
         self.vectors: list[np.ndarray] = []
         self.losses: list[float] = []
         self._fitted_count = -1
+        self._fits = 0
         self._design = qmc.Sobol(d=max(space.dim, 1), scramble=True, seed=rng)
 
     # -- data ------------------------------------------------------------------------------------
@@ -111,11 +124,15 @@ class BayesianOptimizer:
         y_all = transform_targets(losses)
         x = self.gp.inputs(np.array(self.vectors)[rows])
         y = y_all[rows]
-        if self._fitted_count != len(self.losses):
+        n = len(self.losses)
+        # hyperparameters move little once there is much data: refit every ~5% new results then
+        if self._fitted_count < 0 or (n != self._fitted_count and (n <= 100 or n - self._fitted_count >= n // 20)):
             fit_rows = self._subset(y, _FIT_POINTS)
+            self._fits += 1
             self.gp.fit_hyperparameters(x.subset(fit_rows), y[fit_rows],
-                                        max_iter=200 if len(fit_rows) < _FIT_POINTS else 60)
-            self._fitted_count = len(self.losses)
+                                        max_iter=200 if len(fit_rows) < _FIT_POINTS else 50,
+                                        restart=n < 30 or self._fits % 10 == 0)
+            self._fitted_count = n
         self.gp.set_data(x, y)
         self._incumbent = float(np.min(self.gp.train_mean()))
         self._train_x, self._train_y = x, y
@@ -179,7 +196,7 @@ class BayesianOptimizer:
     def _gradient_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
                        ) -> tuple[np.ndarray, float]:
         """L-BFGS-B ascent over the active numeric columns, preconditioned by the lengthscales."""
-        columns = [i for i, c in enumerate(self.numeric) if not np.isnan(vector[c])]
+        columns = [i for i, c in enumerate(self.numeric) if c not in self.discrete and not np.isnan(vector[c])]
         if not columns:
             return vector, value
         base = self.gp.inputs(vector[None, :])
@@ -204,18 +221,38 @@ class BayesianOptimizer:
             return out, float(-result.fun)
         return vector, value
 
-    def _choice_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
-                     ) -> tuple[np.ndarray, float]:
-        """Try every option of each active choice in turn, keeping improvements."""
-        for index in self.categorical:
+    def snap(self, vectors: np.ndarray) -> np.ndarray:
+        """Move discrete numeric columns to their nearest grid value (in place) and return them."""
+        for column, grid in self.discrete.items():
+            values = vectors[:, column]
+            active = ~np.isnan(values)
+            position = np.clip(np.searchsorted(grid, values[active]), 1, max(len(grid) - 1, 1))
+            lower = grid[np.maximum(position - 1, 0)]
+            upper = grid[np.minimum(position, len(grid) - 1)]
+            values[active] = np.where(np.abs(values[active] - lower) <= np.abs(upper - values[active]), lower, upper)
+            vectors[:, column] = values
+        return vectors
+
+    def _discrete_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
+                       ) -> tuple[np.ndarray, float]:
+        """Try the options of each active choice and grid values of each discrete number in turn."""
+        for index in self.categorical + list(self.discrete):
             if np.isnan(vector[index]):
                 continue
-            size = self.space.params[index].n_choices or 1
-            if size < 2:
+            if index in self.discrete:
+                grid = self.discrete[index]
+                if len(grid) > _EXHAUSTIVE:
+                    here = int(np.argmin(np.abs(grid - vector[index])))
+                    grid = grid[max(here - 4, 0):here + 5]
+                options = grid
+            else:
+                options = np.arange(self.space.params[index].n_choices or 1, dtype=float)
+            if len(options) < 2:
                 continue
-            trials = np.repeat(vector[None, :], size, axis=0)
-            trials[:, index] = np.arange(size)
-            trials = self._repair(self.space.mask_inactive(trials))
+            trials = np.repeat(vector[None, :], len(options), axis=0)
+            trials[:, index] = options
+            if index in self.categorical:
+                trials = self.snap(self._repair(self.space.mask_inactive(trials)))
             values = self._evaluate(acquisition, trials)
             best = int(np.argmax(values))
             if values[best] > value:
@@ -226,8 +263,8 @@ class BayesianOptimizer:
         for _ in range(3):
             before = value
             vector, value = self._gradient_step(acquisition, vector, value)
-            if self.categorical:
-                vector, value = self._choice_step(acquisition, vector, value)
+            if self.categorical or self.discrete:
+                vector, value = self._discrete_step(acquisition, vector, value)
             if value <= before + 1e-9 * abs(before):
                 break
         return vector, value
@@ -242,8 +279,8 @@ class BayesianOptimizer:
         """
         total = n_candidates or self.n_candidates
         n_local = total // 4 if self.vectors else 0
-        pool = np.vstack([self.space_filling(total - n_local)]
-                         + ([self._local_candidates(n_local)] if n_local else []))
+        pool = self.snap(np.vstack([self.space_filling(total - n_local)]
+                                   + ([self._local_candidates(n_local)] if n_local else [])))
         values = self._evaluate(acquisition, pool)
         best = int(np.argmax(values))
         starts = [best]
