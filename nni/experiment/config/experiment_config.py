@@ -152,7 +152,10 @@ class ExperimentConfig(ConfigBase):
         code_dir = Path(self.trial_code_directory).expanduser()
         if not code_dir.is_dir():
             raise ConfigError(f"trialCodeDirectory: {code_dir} is not a folder")
-        validate_search_space(self.resolved_search_space())
+        # Batch's options are whole configurations (plain dicts, no _name); BatchTuner checks its own
+        batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() == "batch"
+        if not batch:
+            validate_search_space(self.resolved_search_space())
 
     def resolve_paths(self, base: Path) -> None:
         """Make relative paths absolute against ``base`` (a YAML file's folder)."""
