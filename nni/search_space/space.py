@@ -501,11 +501,13 @@ class ConfigHistory:
         if self.exhausted:
             return None
         size = self.space.size
+        # random draws find an unseen configuration fast unless the space is nearly used up
+        tries = 1000 if size is None or size > self.ENUMERATION_LIMIT else 64
+        for _ in range(tries):
+            params = self.space.sample(rng)
+            if config_key(params) not in self.keys:
+                return params
         if size is None or size > self.ENUMERATION_LIMIT:
-            for _ in range(1000):
-                params = self.space.sample(rng)
-                if config_key(params) not in self.keys:
-                    return params
             return None
         unseen = [c for c in self.space.iter_configs() if config_key(c) not in self.keys]
         return unseen[int(rng.integers(len(unseen)))] if unseen else None
