@@ -69,7 +69,7 @@ METHODS: list[Method] = [
     Method("tpe", "ours TPE", "nni", "nni.algorithms.hpo.tpe_tuner.TpeTuner"),
     Method("tpe_indep", "ours TPE univariate", "nni", "nni.algorithms.hpo.tpe_tuner.TpeTuner",
            {"tpe_args": {"multivariate": False}}),
-    Method("gp", "ours GP", "nni", "nni.algorithms.hpo.gp_tuner.GPTuner"),
+    Method("gp", "ours GP", "nni", "nni.algorithms.hpo.gp_tuner.GPTuner", {"optimize_mode": "minimize"}),
     Method("evolution", "ours Evolution", "nni", "nni.algorithms.hpo.evolution_tuner.EvolutionTuner",
            {"optimize_mode": "minimize"}),
     Method("anneal", "ours Anneal", "nni", "nni.algorithms.hpo.hyperopt_tuner.HyperoptTuner",
