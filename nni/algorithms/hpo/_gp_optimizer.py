@@ -135,7 +135,6 @@ class BayesianOptimizer:
             self._fitted_count = n
         self.gp.set_data(x, y)
         self._incumbent = float(np.min(self.gp.train_mean()))
-        self._train_x, self._train_y = x, y
         if pending:
             fake = self.gp.inputs(np.array(pending))
             believed = self.gp.predict(fake)[0]
