@@ -105,6 +105,16 @@ class IgnoreRules:
         except FileNotFoundError:
             return cls([])
 
+    @staticmethod
+    def patterns_of(code_dir: Path) -> list[str]:
+        """The pattern lines of a code directory's ``.nniignore`` (for tools that take gitignore
+        patterns themselves, such as Ray's ``excludes``)."""
+        try:
+            lines = (Path(code_dir) / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+
     def ignored(self, relpath: str, is_dir: bool) -> bool:
         verdict = False
         for rule in self.rules:

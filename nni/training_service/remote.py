@@ -32,9 +32,9 @@ from typing import Any
 
 from .. import __version__
 from ..experiment.config.training_services import RemoteConfig, RemoteMachineConfig
-from ..runtime import protocol
 from . import _trial_runner
 from ._code_archive import pack_code
+from ._mirror import TrialMirror
 from .base import (
     EventSink,
     TrainingService,
@@ -46,7 +46,6 @@ from .base import (
     TrialWaiting,
 )
 from .gpu import APPS_QUERY_ARGS, GPU_QUERY_ARGS, GpuAllocator, GpuInfo, parse_gpu_query
-from .local import describe_exit
 
 __all__ = ["RemoteTrainingService", "compatible_versions"]
 
@@ -105,10 +104,12 @@ class _Trial:
     ended: bool = False
     process: Any = None
     connection: _Connection | None = None
-    offsets: dict[str, int] = field(default_factory=lambda: {"metrics": 0, "stdout": 0, "stderr": 0})
-    mirrored_metrics: int = 0
-    """Bytes of the remote metrics file already copied into the local trial folder."""
+    mirror: TrialMirror = field(init=False)
     task: asyncio.Task[None] | None = None
+    adopted: bool = False
+
+    def __post_init__(self) -> None:
+        self.mirror = TrialMirror(Path(self.spec.trial_dir), adopted=self.adopted)
 
 
 class _Machine:
@@ -506,11 +507,7 @@ class RemoteTrainingService(TrainingService):
         if machine is None or machine.state != "up" or not handle.get("dir"):
             return False
         trial = _Trial(spec, machine, gpus=tuple(handle.get("gpus") or ()), remote_dir=str(handle["dir"]),
-                       pgid=handle.get("pgid"), started=True)
-        local = Path(spec.trial_dir)
-        # Output already copied here is not fetched again; metrics are read again from the start.
-        trial.offsets = {"metrics": 0, "stdout": _size(local / "stdout"), "stderr": _size(local / "stderr")}
-        trial.mirrored_metrics = _size(local / protocol.METRICS_FILE)
+                       pgid=handle.get("pgid"), started=True, adopted=True)
         if trial.gpus:
             machine.allocator.assigned[spec.trial_id] = trial.gpus
         self._trials[spec.trial_id] = trial
@@ -619,17 +616,13 @@ class RemoteTrainingService(TrainingService):
         return env
 
     def _follow_request(self, trial: _Trial) -> dict[str, Any]:
-        return {"trial_dir": trial.remote_dir, "pgid": trial.pgid, "offsets": dict(trial.offsets), "detach": True,
+        return {"trial_dir": trial.remote_dir, "pgid": trial.pgid, "offsets": dict(trial.mirror.offsets), "detach": True,
                 "kill_grace": _KILL_GRACE_SECONDS}
 
     async def _launch(self, trial: _Trial) -> None:
         spec = trial.spec
         machine = trial.machine
-        local = Path(spec.trial_dir)
-        (local / ".nni").mkdir(parents=True, exist_ok=True)
-        protocol.write_parameter_file(local, spec.parameter_record)
-        for name in ("stdout", "stderr"):
-            (local / name).touch()
+        trial.mirror.prepare(spec.parameter_record)
         if trial.killed:
             self._finish(trial, None, "canceled before it started")
             return
@@ -743,7 +736,6 @@ class RemoteTrainingService(TrainingService):
         except (ValueError, KeyError, TypeError):
             return None
         spec = trial.spec
-        local = Path(spec.trial_dir)
         if kind == "started":
             trial.pgid = int(message["pgid"])
             if not trial.started:
@@ -751,30 +743,18 @@ class RemoteTrainingService(TrainingService):
                 machine = trial.machine
                 cfg = machine.config
                 self._emit(TrialStarted(
-                    spec.trial_id, log_path=f"ssh://{machine.label}{trial.remote_dir}", stdout_path=local / "stdout",
-                    stderr_path=local / "stderr", host=cfg.host, gpus=trial.gpus, timestamp_ms=_now_ms(),
+                    spec.trial_id, log_path=f"ssh://{machine.label}{trial.remote_dir}", stdout_path=trial.mirror.stdout,
+                    stderr_path=trial.mirror.stderr, host=cfg.host, gpus=trial.gpus, timestamp_ms=_now_ms(),
                     handle={"host": cfg.host, "port": cfg.port, "user": cfg.user, "dir": trial.remote_dir,
                             "pgid": trial.pgid, "gpus": list(trial.gpus)}))
         elif kind == "metric":
-            offset = int(message["offset"])
-            trial.offsets["metrics"] = offset
-            record = protocol.decode_metric_line(message["line"])
-            if offset > trial.mirrored_metrics:
-                with open(local / protocol.METRICS_FILE, "a", encoding="utf-8") as f:
-                    f.write(message["line"] + "\n")
-                trial.mirrored_metrics = offset
+            record = trial.mirror.metric(message)
             if record is not None and not trial.ended:
                 self._emit(TrialMetric(spec.trial_id, record))
         elif kind == "out":
-            stream = "stderr" if message.get("stream") == "stderr" else "stdout"
-            with open(local / stream, "a", encoding="utf-8") as f:
-                f.write(message["data"])
-            trial.offsets[stream] = int(message["offset"])
+            trial.mirror.output(message)
         elif kind == "exit":
-            code = message.get("code")
-            reason = None if code == 0 else describe_exit(code) if code is not None else (
-                "killed" if message.get("killed") else "the trial's processes ended without an exit status")
-            self._finish(trial, code, reason)
+            self._finish(trial, *TrialMirror.exit_of(message))
         elif kind == "error":
             self._finish(trial, None, f"{trial.machine.label}: {message.get('message')}")
         return kind
@@ -868,10 +848,3 @@ class RemoteTrainingService(TrainingService):
 
 def _detached(trial: _Trial) -> bool:
     return trial.connection is None or not trial.connection.usable()
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0

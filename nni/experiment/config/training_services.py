@@ -89,7 +89,12 @@ class RayConfig(TrainingServiceConfig):
     trial_cpu_number: float = Field(default=1.0, ge=0)
     trial_resources: dict[str, float] = Field(default_factory=dict)
     runtime_env: dict[str, Any] | None = None
+    """Ray's runtime environment for the trial tasks; its ``working_dir`` defaults to the trial code
+    directory (uploaded by Ray, ``.nniignore`` honoured), ``working_dir: null`` runs the code where it
+    is (nodes sharing the filesystem)."""
     namespace: str | None = None
+    working_directory: str | None = None
+    """Folder on each node for the trial folders (default ``<tmp>/nni-ray-<user>``)."""
 
 
 class SlurmConfig(TrainingServiceConfig):

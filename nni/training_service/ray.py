@@ -1,0 +1,389 @@
+"""A Ray cluster (``platform: ray``): each trial runs as one Ray task holding its resources.
+
+The manager is a Ray driver (``ray.init(address)``). Before the first trial a small task runs on
+every node to check that its Python imports a compatible nni. Each trial is a streaming-generator
+task (:func:`._ray_trial.run_trial`) asking for ``trialCpuNumber`` CPUs, the trial's GPUs and
+``trialResources``, in ``runtimeEnv``. The code directory (minus ``.nniignore``) is put once in
+Ray's object store and unpacked once per node, unless ``runtimeEnv`` names a ``working_dir`` (a URI
+Ray fetches) or sets it to null (the nodes see the code directory at its own path). The task runs
+the trial command through the trial runner and yields its metrics and output back through Ray.
+
+Kill and stop cancel the task (which ends the trial's process group on its node), forcing the
+cancellation when it is not honoured in time; since a forced cancel shows up as a crashed worker or
+an exit by SIGKILL rather than as a cancellation, the service records which trials it killed. A node
+that dies fails its trials with Ray's reason. Trials are owned by the driver, so they end with the
+manager and are not adopted after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..experiment.config.training_services import RayConfig
+from . import _ray_trial
+from ._code_archive import list_code_files, pack_code
+from ._mirror import TrialMirror
+from .base import (
+    EventSink,
+    TrainingService,
+    TrainingServiceError,
+    TrialEnded,
+    TrialMetric,
+    TrialSpec,
+    TrialStarted,
+    TrialWaiting,
+)
+from .remote import compatible_versions
+
+__all__ = ["RayTrainingService"]
+
+_KILL_GRACE_SECONDS = 3.0
+_CHECK_TIMEOUT_SECONDS = 180.0
+_CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise TrainingServiceError("platform 'ray' needs Ray: pip install 'nni[ray]' (the same Ray and Python "
+                                   "versions as the cluster)") from None
+    return ray
+
+
+def _node_check() -> Any:
+    """A function defined here so that Ray ships it by value: it must run where nni is missing too."""
+    def check() -> dict[str, Any]:
+        import platform
+        import sys
+
+        import ray
+
+        result: dict[str, Any] = {"ip": ray.util.get_node_ip_address(), "python": platform.python_version(),
+                                  "executable": sys.executable}
+        try:
+            import nni
+            from nni.runtime import protocol  # noqa: F401 - trials need the trial side too
+
+            result["nni"] = nni.__version__
+        except ImportError as error:
+            result["error"] = f"{type(error).__name__}: {error}"
+        return result
+    return check
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), type(error).__name__)[:300]
+
+
+@dataclass
+class _RayTrial:
+    spec: TrialSpec
+    mirror: TrialMirror = field(init=False)
+    generator: Any = None
+    task: asyncio.Task[None] | None = None
+    node_ip: str | None = None
+    node_id: str | None = None
+    sys_dir: str | None = None
+    gpus: tuple[int, ...] = ()
+    started: bool = False
+    killed: bool = False
+    ended: bool = False
+
+    def __post_init__(self) -> None:
+        self.mirror = TrialMirror(Path(self.spec.trial_dir))
+
+
+class RayTrainingService(TrainingService):
+    platform = "ray"
+
+    def __init__(self, config: RayConfig, experiment_id: str, experiment_dir: Path) -> None:
+        self.config = config
+        self.experiment_id = experiment_id
+        self.experiment_dir = Path(experiment_dir)
+        self._events: EventSink | None = None
+        self._trials: dict[str, _RayTrial] = {}
+        self._initialized_here = False
+        self._remote: Any = None
+        self._nodes: list[dict[str, Any]] = []
+        self._checked_code: dict[str, str | None] = {}
+        self._code_refs: dict[str, tuple[Any, str]] = {}
+        self._tmp: str | None = None
+
+    # -- interface --------------------------------------------------------------------------------
+
+    async def start(self, events: EventSink) -> None:
+        self._events = events
+        ray = _ray()
+        if not ray.is_initialized():
+            await self._connect(ray)
+        self._nodes = [n for n in ray.nodes() if n.get("Alive")]
+        if not self._nodes:
+            raise TrainingServiceError(f"ray: the cluster at {self.config.address} has no live node")
+        await self._check_nodes(ray)
+        if self.config.trial_code_directory is not None:
+            problem = self._code_problem(Path(self.config.trial_code_directory).expanduser().resolve())
+            if problem:
+                raise TrainingServiceError(problem)
+        self._remote = ray.remote(_ray_trial.run_trial)
+
+    async def _connect(self, ray: Any) -> None:
+        address = self.config.address
+        host, _, port = address.rpartition(":")
+        if host and port.isdigit() and "://" not in address:
+            # ray.init waits a long time for a head that is not there: fail fast with a clear reason
+            try:
+                await asyncio.wait_for(asyncio.to_thread(socket.create_connection, (host, int(port)), 5),
+                                       _CONNECT_TIMEOUT_SECONDS)
+            except (OSError, asyncio.TimeoutError) as error:
+                raise TrainingServiceError(f"ray: cannot reach the Ray head at {address}: "
+                                           f"{error or 'timed out'}") from None
+        try:
+            await asyncio.to_thread(ray.init, address=address, namespace=self.config.namespace,
+                                    logging_level=logging.ERROR, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise TrainingServiceError(f"ray: cannot connect to the Ray cluster at {address}: "
+                                       f"{_first_line(error)}") from None
+        self._initialized_here = True
+
+    async def _check_nodes(self, ray: Any) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        check = ray.remote(num_cpus=0, max_retries=0)(_node_check())
+        env = self._runtime_env()
+        refs = [check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+                              runtime_env=env).remote() for n in self._nodes]
+        try:
+            results = await asyncio.wait_for(asyncio.gather(*refs, return_exceptions=True), _CHECK_TIMEOUT_SECONDS)
+        except asyncio.TimeoutError:
+            for ref in refs:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            raise TrainingServiceError(f"ray: the nodes did not run the check task within "
+                                       f"{_CHECK_TIMEOUT_SECONDS:g}s (runtime environment still installing?)") from None
+        problems = []
+        alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+        checked = []
+        for node, result in zip(self._nodes, results, strict=True):
+            where = f"ray node {node.get('NodeManagerAddress')} ({node['NodeID'][:8]})"
+            if isinstance(result, BaseException) and node["NodeID"] not in alive:
+                continue  # it died meanwhile: trials go to the others
+            checked.append(node)
+            if isinstance(result, BaseException):
+                problems.append(f"{where}: the check task failed: {_first_line(result)}")
+            elif "error" in result:
+                problems.append(f"{where}: {result['executable']} cannot import nni ({result['error']}); install "
+                                f"nni=={__version__} on the nodes or add it to runtimeEnv (pip)")
+            elif not compatible_versions(__version__, result["nni"]):
+                problems.append(f"{where}: has nni {result['nni']} but the manager runs {__version__}")
+        if problems:
+            raise TrainingServiceError("Ray nodes failed the pre-flight check:\n  " + "\n  ".join(problems))
+        if not checked:
+            raise TrainingServiceError(f"ray: the cluster at {self.config.address} has no live node")
+        self._nodes = checked
+
+    async def submit(self, spec: TrialSpec) -> None:
+        ray = _ray()
+        trial = _RayTrial(spec)
+        self._trials[spec.trial_id] = trial
+        trial.mirror.prepare(spec.parameter_record)
+        problem = self._code_problem(Path(spec.code_dir))
+        if problem:
+            self._finish(trial, None, problem)
+            return
+        env = self._runtime_env()
+        code: dict[str, Any] = {"mode": self._code_mode(), "path": str(spec.code_dir)}
+        if code["mode"] == "ship":
+            code["ref"], code["digest"] = await self._code_ref(Path(spec.code_dir))
+        cpus = self.config.trial_cpu_number
+        request = {
+            "experiment_id": self.experiment_id, "trial_id": spec.trial_id, "command": spec.command,
+            "code": code,
+            "parameter_record": spec.parameter_record, "work_root": self.config.working_directory,
+            "kill_grace": _KILL_GRACE_SECONDS,
+            "env": {**spec.env, "NNI_PLATFORM": "ray", "NNI_EXP_ID": self.experiment_id,
+                    "NNI_TRIAL_JOB_ID": spec.trial_id, "NNI_TRIAL_SEQ_ID": str(spec.sequence_id)},
+        }
+        try:
+            trial.generator = self._remote.options(
+                num_cpus=cpus, num_gpus=spec.gpu_number, resources=dict(self.config.trial_resources) or None,
+                runtime_env=env, max_retries=0, retry_exceptions=False, num_returns="streaming",
+                name=f"nni-trial-{self.experiment_id}-{spec.trial_id}").remote(request)
+        except (ValueError, TypeError, ray.exceptions.RayError) as error:
+            self._finish(trial, None, f"Ray refused the task: {_first_line(error)}")
+            return
+        self._emit(TrialWaiting(spec.trial_id, self._waiting_reason(cpus, spec.gpu_number)))
+        trial.task = asyncio.ensure_future(self._consume(trial))
+
+    async def kill(self, trial_id: str) -> None:
+        trial = self._trials.get(trial_id)
+        if trial is None or trial.ended:
+            return
+        trial.killed = True
+        if trial.generator is None:
+            return
+        ray = _ray()
+        with contextlib.suppress(Exception):
+            ray.cancel(trial.generator)
+        asyncio.ensure_future(self._force_later(trial))
+
+    async def _force_later(self, trial: _RayTrial) -> None:
+        await asyncio.sleep(_KILL_GRACE_SECONDS + 5)
+        if trial.ended:
+            return
+        with contextlib.suppress(Exception):
+            _ray().cancel(trial.generator, force=True)
+        await asyncio.sleep(5)
+        self._finish(trial, None, "killed (Ray did not confirm the cancellation)")
+
+    async def stop(self) -> None:
+        trials = [t for t in self._trials.values() if not t.ended]
+        for trial in trials:
+            await self.kill(trial.spec.trial_id)
+        deadline = time.monotonic() + _KILL_GRACE_SECONDS + 15
+        while any(not t.ended for t in trials) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for trial in trials:
+            self._finish(trial, None, "killed (Ray did not confirm the cancellation)")
+            if trial.task is not None:
+                trial.task.cancel()
+        self._code_refs.clear()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._initialized_here:
+            ray = _ray()
+            await asyncio.to_thread(ray.shutdown)
+            self._initialized_here = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"platform": self.platform, "address": self.config.address,
+                "nodes": [n.get("NodeManagerAddress") for n in self._nodes]}
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _runtime_env(self) -> dict[str, Any] | None:
+        """The tasks' runtime environment: the config's, less a null working_dir."""
+        env = dict(self.config.runtime_env or {})
+        if env.get("working_dir", "") is None:
+            env.pop("working_dir")
+        return env or None
+
+    def _code_mode(self) -> str:
+        """'ship' (through the object store), 'working_dir' (Ray fetches it) or 'in_place'."""
+        env = self.config.runtime_env or {}
+        if "working_dir" not in env:
+            return "ship"
+        return "in_place" if env["working_dir"] is None else "working_dir"
+
+    def _code_problem(self, code_dir: Path) -> str | None:
+        """Why the code directory cannot be shipped (checked once per folder), else None."""
+        key = str(code_dir)
+        if key not in self._checked_code:
+            try:
+                if self._code_mode() == "ship":
+                    list_code_files(code_dir)
+                self._checked_code[key] = None
+            except TrainingServiceError as error:
+                self._checked_code[key] = str(error)
+        return self._checked_code[key]
+
+    async def _code_ref(self, code_dir: Path) -> tuple[Any, str]:
+        """The packed code directory in Ray's object store (put once), and its digest."""
+        key = str(code_dir)
+        if key not in self._code_refs:
+            if self._tmp is None:
+                self._tmp = tempfile.mkdtemp(prefix="nni-ray-code-")
+            archive = Path(self._tmp) / f"code-{len(self._code_refs)}.tar.gz"
+            digest = await asyncio.to_thread(pack_code, code_dir, archive)
+            if key not in self._code_refs:
+                self._code_refs[key] = (_ray().put(archive.read_bytes()), digest)
+        return self._code_refs[key]
+
+    def _waiting_reason(self, cpus: float, gpus: int) -> str:
+        wanted = {"CPU": cpus, "GPU": float(gpus), **self.config.trial_resources}
+        wanted = {k: v for k, v in wanted.items() if v}
+        words = ", ".join(f"{k} {v:g}" for k, v in wanted.items()) or "no resources"
+        if not any(all(node.get("Resources", {}).get(k, 0) >= v for k, v in wanted.items()) for node in self._nodes):
+            largest = "; ".join(", ".join(f"{k} {node.get('Resources', {}).get(k, 0):g}" for k in wanted)
+                                for node in self._nodes)
+            return (f"waiting for a Ray node with {words}: no node has that now (nodes: {largest}); Ray keeps it "
+                    f"pending until one joins")
+        return f"waiting for Ray to schedule it ({words})"
+
+    def _emit(self, event: Any) -> None:
+        assert self._events is not None, "start() first"
+        self._events(event)
+
+    async def _consume(self, trial: _RayTrial) -> None:
+        try:
+            async for ref in trial.generator:
+                self._handle(trial, await ref)
+                if trial.ended:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # what Ray raises for a cancelled, crashed or lost task
+            self._failed(trial, error)
+            return
+        self._finish(trial, None, "the Ray task ended without an exit status")
+
+    def _handle(self, trial: _RayTrial, message: dict[str, Any]) -> None:
+        kind = message.get("ev")
+        spec = trial.spec
+        if kind == "node":
+            trial.node_ip, trial.node_id, trial.sys_dir = message["ip"], message["node_id"], message["sys_dir"]
+            trial.gpus = tuple(int(g) for g in message.get("gpus") or () if str(g).isdigit())
+        elif kind == "started" and not trial.started:
+            trial.started = True
+            self._emit(TrialStarted(spec.trial_id, log_path=f"ray://{trial.node_ip}{trial.sys_dir}",
+                                    stdout_path=trial.mirror.stdout, stderr_path=trial.mirror.stderr,
+                                    host=trial.node_ip, gpus=trial.gpus, timestamp_ms=_now_ms(),
+                                    handle={"node_id": trial.node_id, "ip": trial.node_ip}))
+        elif kind == "metric":
+            record = trial.mirror.metric(message)
+            if record is not None:
+                self._emit(TrialMetric(spec.trial_id, record))
+        elif kind == "out":
+            trial.mirror.output(message)
+        elif kind == "exit":
+            self._finish(trial, *TrialMirror.exit_of(message))
+        elif kind == "error":
+            self._finish(trial, None, f"ray node {trial.node_ip}: {message.get('message')}")
+
+    def _failed(self, trial: _RayTrial, error: Exception) -> None:
+        exceptions = _ray().exceptions
+        cause = getattr(error, "cause", None)
+        where = f"Ray node {trial.node_ip} ({trial.node_id[:8]})" if trial.node_id else "its Ray node"
+        if trial.killed:
+            self._finish(trial, None, "killed" if trial.started else "canceled before it started")
+        elif isinstance(error, getattr(exceptions, "NodeDiedError", ())):
+            self._finish(trial, None, f"{where} died: {_first_line(error)}")
+        elif isinstance(error, exceptions.WorkerCrashedError):
+            self._finish(trial, None, f"the Ray worker running the trial on {where} died: {_first_line(error)}")
+        elif isinstance(error, exceptions.RuntimeEnvSetupError):
+            self._finish(trial, None, f"Ray could not set up the runtime environment: {_first_line(error)}")
+        elif isinstance(error, exceptions.TaskCancelledError) or isinstance(cause, exceptions.TaskCancelledError):
+            self._finish(trial, None, "the Ray task was cancelled outside NNI")
+        else:
+            self._finish(trial, None, f"the Ray task failed: {type(error).__name__}: {_first_line(error)}")
+
+    def _finish(self, trial: _RayTrial, code: int | None, reason: str | None) -> None:
+        if trial.ended:
+            return
+        trial.ended = True
+        self._emit(TrialEnded(trial.spec.trial_id, code, reason, killed=trial.killed, timestamp_ms=_now_ms()))
