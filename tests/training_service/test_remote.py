@@ -399,3 +399,41 @@ def test_a_machine_lost_mid_trial_fails_its_trial_and_the_rest_continue(
     pgid = run(scenario(), timeout=150)
     assert events.end("on-local").killed
     assert wait_group_gone(pgid)
+
+
+def test_a_new_manager_adopts_trials_left_running(tmp_path: Path, ssh_server: SshHost) -> None:
+    """The manager dies (its connections drop): the trial runs on; a new one follows it to the end."""
+    code = write_code(tmp_path / "code")
+    first, experiment_id = _service(tmp_path, [ssh_server.machine()])
+    events = Collector()
+    trial = spec(tmp_path, "kept", code, {"x": 1, "steps": 10, "sleep": 0.2}, experiment_id=experiment_id)
+
+    async def start_then_crash() -> dict:
+        await first.start(events)
+        await first.submit(trial)
+        started = await events.started("kept")
+        await events.metrics_count("kept", 2)
+        first.stopping = True  # as if the process died: no kill, the connections just go away
+        for machine in first.machines:
+            await machine.close()
+        return started.handle
+
+    handle = run(start_then_crash())
+    assert group_alive(handle["pgid"])
+    second = RemoteTrainingService(RemoteConfig(machine_list=[ssh_server.machine()]), experiment_id, tmp_path)
+    later = Collector()
+
+    async def adopt() -> None:
+        await second.start(later)
+        assert await second.adopt(trial, handle)
+        assert (await later.ended("kept"))["kept"].exit_code == 0
+        gone = spec(tmp_path, "gone", code, experiment_id=experiment_id)
+        assert not await second.adopt(gone, {**handle, "dir": handle["dir"].replace("kept", "gone"), "pgid": None})
+        assert not await second.adopt(gone, {**handle, "host": "10.9.9.9"})
+        await second.stop()
+
+    run(adopt())
+    assert [m["sequence"] for m in later.metrics("kept") if m["type"] == "PERIODICAL"] == list(range(10))
+    local = tmp_path / "trials" / "kept"
+    assert len((local / ".nni" / "metrics").read_text().splitlines()) == 11  # copied once, not twice
+    assert (local / "stdout").read_text().count("NNI_TRIAL_JOB_ID") == 1
