@@ -1,11 +1,12 @@
 """Manager overhead: N trivial trials at concurrency 2, side by side in one run.
 
 Rows: plain ``xargs -P2`` of the same command (the floor), this project, and NNI 3.0 (from its own
-virtualenv, .bench/nni30; skipped with a message if it cannot be installed). Columns: wall time from
+virtualenv, .bench/nni30; skipped with a message if it cannot be installed); ``--services`` adds
+this project on the remote, Ray and Slurm training services (benchmarks/services.py). Columns: wall time from
 the call of ``run()`` to its return, its ratio to plain, the median gap from a trial's end to the
 next trial's start, the manager's peak resident memory, and ``python -c "import nni"``.
 
-    .venv/bin/python benchmarks/overhead.py [--trials 100] [--no-nni30]
+    .venv/bin/python benchmarks/overhead.py [--trials 100] [--no-nni30] [--services remote,ray,slurm]
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--no-nni30", action="store_true", help="skip NNI 3.0")
+    parser.add_argument("--services", default="", help="also rows for these training services, e.g. "
+                        "remote,ray,slurm (started by scripts/services/*.sh; see benchmarks/services.py)")
     args = parser.parse_args(argv)
 
     rows: list[tuple[str, dict]] = []
@@ -88,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"NNI 3.0 skipped: {error}")
         else:
             print(f"NNI 3.0 skipped: {reason}")
+
+    if args.services:
+        from services import service_rows
+
+        rows.extend(service_rows(args.trials, args.services.split(",")))
 
     print(f"\n{args.trials} trivial trials, concurrency 2, {os.cpu_count()} cores")
     header = f"{'':18} {'wall s':>8} {'× plain':>8} {'gap ms':>8} {'RSS MiB':>8} {'import ms':>10} {'ok':>5}"
