@@ -16,8 +16,6 @@ from nni.experiment.config.training_services import SlurmConfig
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.slurm import SlurmTrainingService, job_options
 
-pytestmark = pytest.mark.usefixtures("slurm_cluster")
-
 
 def _service(tmp_path: Path, **config: object) -> tuple[SlurmTrainingService, str]:
     experiment_id = "s" + uuid.uuid4().hex[:8]
@@ -37,6 +35,7 @@ def _child_pid(tmp_path: Path, trial_id: str) -> int:
     return int(next(line for line in out.splitlines() if line.startswith("child")).split()[1])
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_six_trials_as_six_jobs(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     service, experiment_id = _service(tmp_path, partition="debug")
@@ -72,6 +71,7 @@ def test_six_trials_as_six_jobs(tmp_path: Path) -> None:
     assert len(job_ids) == 6
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_exit_status_of_failing_jobs(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     service, experiment_id = _service(tmp_path)
@@ -90,6 +90,7 @@ def test_exit_status_of_failing_jobs(tmp_path: Path) -> None:
     assert "no-such-command-xyz" in (tmp_path / "trials" / "nocmd" / "stderr").read_text()
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_pending_jobs_say_why_and_kill_works_pending_and_running(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code", SLEEPER)
     service, experiment_id = _service(tmp_path, trial_cpu_number=4)
@@ -119,6 +120,7 @@ def test_pending_jobs_say_why_and_kill_works_pending_and_running(tmp_path: Path)
     assert not _pid_alive(child), "scancel left the trial's child running"
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_stop_cancels_every_job(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code", SLEEPER)
     service, experiment_id = _service(tmp_path)
@@ -139,6 +141,7 @@ def test_stop_cancels_every_job(tmp_path: Path) -> None:
     assert experiment_id not in squeue
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_a_failed_node_fails_its_trial_and_later_trials_run(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code", SLEEPER)
     fast = write_code(tmp_path / "fast")
@@ -163,6 +166,7 @@ def test_a_failed_node_fails_its_trial_and_later_trials_run(tmp_path: Path) -> N
     run(scenario())
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_preflight_refuses_bad_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for config, pattern in [({"partition": "gpu-huge"}, r"partition 'gpu-huge' does not exist \(partitions: debug\)"),
                             ({"time_limit": "soon"}, r"sbatch refuses the job options .*--time=soon"),
@@ -187,6 +191,7 @@ def test_job_options_from_config() -> None:
     assert "--gres=gpu:a100:1" in job_options(SlurmConfig(gres="gpu:a100:1"), 4)
 
 
+@pytest.mark.usefixtures("slurm_cluster")
 def test_a_new_manager_adopts_a_running_job(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     first, experiment_id = _service(tmp_path)
