@@ -163,5 +163,10 @@ def test_marginal_likelihood_and_posterior_gradients() -> None:
 
 def test_target_transform_is_robust() -> None:
     assert np.all(transform_targets(np.array([1.0, 1.0, 1.0])) == 0)
-    out = transform_targets(np.array([1.0, math.inf, math.nan, 2.0, 1e12, 0.5, 3.0, 4.0, 5.0]))
+    values = np.array([1.0, math.inf, math.nan, 2.0, 1e12, 0.5, 3.0, 4.0, 5.0])
+    out = transform_targets(values)
     assert np.all(np.isfinite(out)) and abs(out.mean()) < 1e-9
+    # the huge loss is compressed: order is kept, but it no longer dwarfs the rest
+    assert np.argmax(out) in (1, 2, 4) and out[4] < 3.0
+    low = out[[0, 3, 5, 6]]
+    assert np.all(np.diff(low[np.argsort([1.0, 2.0, 0.5, 3.0])]) > 0)

@@ -18,7 +18,6 @@ import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 from scipy.special import erfcx, log_ndtr, ndtr
-from scipy.stats import yeojohnson, yeojohnson_normmax
 
 __all__ = ["SUPPORTED_NU", "GaussianProcess", "GPInputs", "transform_targets", "log_expected_improvement",
            "acquisition_values"]
@@ -277,8 +276,10 @@ class GaussianProcess:
 
 
 def transform_targets(values: np.ndarray) -> np.ndarray:
-    """Standardise losses after a Yeo-Johnson power transform that tames a heavy upper tail.
+    """Standardised losses whose upper quarter is compressed logarithmically.
 
+    Huge losses of bad regions (Rosenbrock-like objectives, diverged trainings) would otherwise
+    dominate the GP's fit; the best three quarters, where the search happens, stay linear.
     Non-finite losses (failed trials) become the worst finite loss.
     """
     y = np.asarray(values, dtype=float).copy()
@@ -286,23 +287,15 @@ def transform_targets(values: np.ndarray) -> np.ndarray:
     if not finite.any():
         return np.zeros_like(y)
     y[~finite] = y[finite].max()
+    if len(y) >= 8:
+        low, knee = float(y.min()), float(np.percentile(y, 75))
+        scale = knee - low
+        if scale > 0:
+            y = np.where(y > knee, knee + scale * np.log1p(np.maximum(y - knee, 0.0) / scale), y)
     spread = y.std()
     if spread <= 1e-12 * max(1.0, abs(y.mean())):
         return np.zeros_like(y)
-    y = (y - y.mean()) / spread
-    if len(y) >= 8:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                # only ever compress the bad (upper) tail: lambda > 1 would squeeze the good values
-                lam = min(float(yeojohnson_normmax(y)), 1.0)
-                transformed = yeojohnson(y, lam)
-                if np.all(np.isfinite(transformed)) and transformed.std() > 0:
-                    y = transformed
-            except (ValueError, FloatingPointError):
-                pass
-        y = (y - y.mean()) / y.std()
-    return y
+    return (y - y.mean()) / spread
 
 
 def _log_h(z: np.ndarray) -> np.ndarray:

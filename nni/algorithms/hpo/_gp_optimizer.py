@@ -121,9 +121,8 @@ class BayesianOptimizer:
         """
         losses = np.array(self.losses)
         rows = self._subset(losses, _MODEL_POINTS)
-        y_all = transform_targets(losses)
         x = self.gp.inputs(np.array(self.vectors)[rows])
-        y = y_all[rows]
+        y = transform_targets(losses[rows])
         n = len(self.losses)
         # hyperparameters move little once there is much data: refit every ~5% new results then
         if self._fitted_count < 0 or (n != self._fitted_count and (n <= 100 or n - self._fitted_count >= n // 20)):
