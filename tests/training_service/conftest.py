@@ -8,6 +8,7 @@ skip saying what to install, except with ``CI=true``, where they fail.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import tempfile
@@ -80,6 +81,7 @@ def ray_cluster() -> Iterator[str]:
     start_service("Ray cluster", "ray.sh", "start", timeout=300)
     yield "127.0.0.1:6379"
     service_script("ray.sh", "stop", check=False, timeout=120)
+    shutil.rmtree(Path(tempfile.gettempdir()) / f"nni-ray-{getpass.getuser()}", ignore_errors=True)
 
 
 @pytest.fixture
