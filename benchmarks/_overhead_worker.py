@@ -66,7 +66,7 @@ def main():
     starts = sorted(j.startTime for j in jobs if j.startTime)
     ends = sorted(j.endTime for j in jobs if j.endTime)
     # With concurrency c, the (i+c)-th start is what the i-th end made room for.
-    gaps = [(s - e) / 1000 for s, e in zip(starts[2:], ends) if s >= e]
+    gaps = [(s - e) / 1000 for s, e in zip(starts[2:], ends, strict=False) if s >= e]
     print(json.dumps({
         "wall": wall,
         "succeeded": sum(1 for j in jobs if j.status == "SUCCEEDED"),

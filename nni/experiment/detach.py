@@ -149,13 +149,16 @@ def port_listening(port: Any, host: str | None = None) -> bool:
     return False
 
 
-def experiment_processes(experiment_id: str) -> list[psutil.Process]:
-    """Every live trial process of the experiment (found by the NNI_EXP_ID its trials carry)."""
+def experiment_processes(experiment_id: str, local_only: bool = False) -> list[psutil.Process]:
+    """Every live trial process of the experiment on this machine (found by the NNI_EXP_ID its
+    trials carry); ``local_only`` keeps those of the local service, leaving remote, Ray and Slurm
+    trials that happen to run here to their own services."""
     found = []
     for proc in psutil.process_iter(["pid"]):
         with contextlib.suppress(psutil.Error):
             env = proc.environ()
             if env.get("NNI_EXP_ID") == experiment_id and "NNI_TRIAL_JOB_ID" in env \
+                    and (not local_only or env.get("NNI_PLATFORM") == "local") \
                     and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
     return found
@@ -209,7 +212,7 @@ def kill_unadoptable_trials(experiment_id: str, experiment_dir: Path) -> int:
     """
     adoptable = set(_stored_trial_groups(experiment_dir))
     groups = set()
-    for proc in experiment_processes(experiment_id):
+    for proc in experiment_processes(experiment_id, local_only=True):
         with contextlib.suppress(psutil.Error, OSError):
             groups.add(os.getpgid(proc.pid))
     groups -= adoptable | {os.getpgid(0)}

@@ -4,6 +4,7 @@ Every training service lays out a trial's folder (``NNI_SYS_DIR``) the same way:
 
 - ``parameter.cfg``: one JSON object, NNI's hyper-parameter record
   (``parameter_id``, ``parameter_source``, ``parameters``, ``parameter_index``), written before start;
+- ``.nni/exitcode``: the command's exit status, written by the wrapper shell when it ends;
 - ``.nni/metrics``: one JSON object a line, appended and flushed by the trial for each report:
   ``{"type": "PERIODICAL"|"FINAL", "sequence": n, "parameter_id": id, "timestamp": ms, "value": ...}``.
   ``value`` keeps what the trial reported, NaN and Infinity included (Python's JSON dialect).
@@ -20,12 +21,15 @@ import os
 from typing import Any
 
 __all__ = [
-    "PARAMETER_FILE", "METRICS_FILE", "encode_metric_line", "decode_metric_line", "MetricTail",
+    "PARAMETER_FILE", "METRICS_FILE", "EXIT_CODE_FILE", "encode_metric_line", "decode_metric_line", "MetricTail",
     "write_parameter_file", "read_parameter_file",
 ]
 
 PARAMETER_FILE = "parameter.cfg"
 METRICS_FILE = os.path.join(".nni", "metrics")
+EXIT_CODE_FILE = os.path.join(".nni", "exitcode")
+"""Written by the shell that runs a trial when its command ends, so a restarted manager (or a
+service that cannot wait on the process) learns how it ended."""
 
 
 def write_parameter_file(trial_dir: str | os.PathLike[str], record: dict[str, Any]) -> None:

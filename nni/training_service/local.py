@@ -27,9 +27,8 @@ from .base import (
 )
 from .gpu import GpuAllocator, query_local_gpus, same_session
 
-__all__ = ["LocalTrainingService", "describe_exit", "EXIT_CODE_FILE"]
+__all__ = ["LocalTrainingService", "describe_exit"]
 
-EXIT_CODE_FILE = os.path.join(".nni", "exitcode")
 _POLL_SECONDS = 0.1
 _KILL_GRACE_SECONDS = 3.0
 
@@ -141,7 +140,7 @@ class LocalTrainingService(TrainingService):
         (trial_dir / ".nni").mkdir(parents=True, exist_ok=True)
         protocol.write_parameter_file(trial_dir, spec.parameter_record)
         stdout_path, stderr_path = trial_dir / "stdout", trial_dir / "stderr"
-        exit_file = trial_dir / EXIT_CODE_FILE
+        exit_file = trial_dir / protocol.EXIT_CODE_FILE
         # The shell records the exit status so a restarted manager can learn how an adopted trial ended.
         script = f"{spec.command}\n__nni_status=$?\necho $__nni_status > {shlex.quote(str(exit_file))}\nexit $__nni_status\n"
         running.tail = protocol.MetricTail(trial_dir / protocol.METRICS_FILE)
@@ -171,7 +170,7 @@ class LocalTrainingService(TrainingService):
         pid = handle.get("pid")
         # A trial that ended while no manager watched it left its exit status: adopt it to collect
         # its results instead of running it again.
-        ended_unwatched = (Path(spec.trial_dir) / EXIT_CODE_FILE).is_file()
+        ended_unwatched = (Path(spec.trial_dir) / protocol.EXIT_CODE_FILE).is_file()
         if not isinstance(pid, int) or not (_alive_session(pid) or ended_unwatched):
             return False
         running = _Running(spec, pid=pid, tail=protocol.MetricTail(Path(spec.trial_dir) / protocol.METRICS_FILE))
@@ -185,7 +184,7 @@ class LocalTrainingService(TrainingService):
         while _alive_session(running.pid):
             self._drain(running)
             await asyncio.sleep(_POLL_SECONDS)
-        exit_file = Path(running.spec.trial_dir) / EXIT_CODE_FILE
+        exit_file = Path(running.spec.trial_dir) / protocol.EXIT_CODE_FILE
         try:
             code: int | None = int(exit_file.read_text().strip())
         except (OSError, ValueError):

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..experiment.config.training_services import SlurmConfig
 from ..runtime import protocol
+from ..runtime.protocol import EXIT_CODE_FILE
 from .base import (
     EventSink,
     TrainingService,
@@ -33,7 +34,7 @@ from .base import (
     TrialStarted,
     TrialWaiting,
 )
-from .local import EXIT_CODE_FILE, describe_exit
+from .local import describe_exit
 
 __all__ = ["SlurmTrainingService", "job_options"]
 
