@@ -71,6 +71,7 @@ class GaussianProcess:
         self._alpha: np.ndarray | None = None
         self._chol: np.ndarray | None = None
         self._k_inv: np.ndarray | None = None
+        self._train_scaled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -102,12 +103,19 @@ class GaussianProcess:
             blocks.append(block)
         return np.hstack(blocks) if blocks else np.zeros((len(categorical), 0))
 
-    def _sq_dist(self, a: GPInputs, b: GPInputs, weights: np.ndarray) -> np.ndarray:
+    def _scaled(self, a: GPInputs, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Lengthscale-scaled numeric inputs, their squared norms, and scaled one-hot choices."""
         w_num, w_cat = weights[:self._num_dims], weights[self._num_dims:]
-        xa, xb = a.numeric * np.sqrt(w_num), b.numeric * np.sqrt(w_num)
-        dist = (xa ** 2).sum(1)[:, None] + (xb ** 2).sum(1)[None, :] - 2.0 * xa @ xb.T
-        if len(w_cat):
-            dist += w_cat.sum() - self._one_hot(a.categorical, w_cat) @ self._one_hot(b.categorical, w_cat).T
+        scaled = a.numeric * np.sqrt(w_num)
+        return scaled, (scaled ** 2).sum(1), self._one_hot(a.categorical, w_cat)
+
+    def _sq_dist(self, a: GPInputs, b: GPInputs, weights: np.ndarray,
+                 b_scaled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        xa, na, ha = self._scaled(a, weights)
+        xb, nb, hb = b_scaled if b_scaled is not None else self._scaled(b, weights)
+        dist = na[:, None] + nb[None, :] - 2.0 * xa @ xb.T
+        if hb.shape[1]:
+            dist += weights[self._num_dims:].sum() - ha @ hb.T
         return np.maximum(dist, 0.0)
 
     def _kernel(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +238,7 @@ class GaussianProcess:
         else:
             raise np.linalg.LinAlgError("GP kernel matrix is not positive definite")
         self._train, self._y, self._chol = x, y, chol
+        self._train_scaled = self._scaled(x, weights)
         self._alpha = cho_solve((chol, True), y, check_finite=False)
         inv_chol = solve_triangular(chol, np.eye(len(y)), lower=True, check_finite=False)
         self._k_inv = inv_chol.T @ inv_chol
@@ -256,7 +265,7 @@ class GaussianProcess:
         assert self._train is not None and self._alpha is not None and self._k_inv is not None
         weights = self._weights(self.theta)
         signal = math.exp(self.theta[-2])
-        base, factor = self._kernel(np.sqrt(self._sq_dist(x, self._train, weights)))
+        base, factor = self._kernel(np.sqrt(self._sq_dist(x, self._train, weights, self._train_scaled)))
         k_star = signal * base
         mean = k_star @ self._alpha
         v = k_star @ self._k_inv

@@ -258,7 +258,7 @@ class BayesianOptimizer:
         return vector, value
 
     def _refine(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float) -> tuple[np.ndarray, float]:
-        for _ in range(3):
+        for _ in range(2):
             before = value
             vector, value = self._gradient_step(acquisition, vector, value)
             if self.categorical or self.discrete:
@@ -283,6 +283,8 @@ class BayesianOptimizer:
         best = int(np.argmax(values))
         starts = [best]
         refine = self.n_refine if n_refine is None else n_refine
+        if len(self.vectors) > _MODEL_POINTS // 2:
+            refine = min(refine, 4)  # each refinement step costs O(n^2) with a large history
         finite = np.isfinite(values)
         if refine > 1 and finite.sum() > 1:
             weights = np.where(finite, np.exp(np.minimum(values - values[best], 0.0)), 0.0)
