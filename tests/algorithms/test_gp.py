@@ -170,3 +170,24 @@ def test_target_transform_is_robust() -> None:
     assert np.argmax(out) in (1, 2, 4) and out[4] < 3.0
     low = out[[0, 3, 5, 6]]
     assert np.all(np.diff(low[np.argsort([1.0, 2.0, 0.5, 3.0])]) > 0)
+
+
+E2E_TRIAL = """
+import nni
+p = nni.get_next_parameter()
+nni.report_final_result({"default": (p["x"] - 0.3) ** 2 + p["k"], "note": "ok"})
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "args"), [("GP", {"optimize_mode": "minimize", "cold_start_num": 3}),
+                                            ("Metis", {"optimize_mode": "minimize", "cold_start_num": 3})])
+def test_runs_a_real_experiment(make_experiment, free_port, name: str, args: dict) -> None:
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "k": {"_type": "randint", "_value": [0, 3]}}
+    experiment = make_experiment(E2E_TRIAL, space, tuner=name, trial_concurrency=2, max_trial_number=7)
+    experiment.config.tuner.class_args = args
+    assert experiment.run(free_port) is True
+    jobs = experiment.list_trial_jobs()
+    assert len(jobs) == 7 and all(job.status == "SUCCEEDED" for job in jobs)
+    params = [job.hyperParameters[0].parameters for job in jobs]
+    assert len({(p["x"], p["k"]) for p in params}) == 7

@@ -165,3 +165,28 @@ def _run_generic(tuner: Hyperband, trials: int) -> list[dict]:
         tuner.receive_trial_result(parameter_id, params, float(next_id % 7))
         tuner.trial_end(parameter_id, True)
     return out
+
+
+HB_TRIAL = """
+import nni
+p = nni.get_next_parameter()
+nni.report_final_result(p["x"] * p["TRIAL_BUDGET"])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "args"), [
+    ("Hyperband", {"R": 3, "eta": 3, "exec_mode": "serial", "optimize_mode": "minimize"}),
+    ("BOHB", {"min_budget": 1, "max_budget": 3, "eta": 3, "optimize_mode": "minimize"}),
+])
+def test_advisor_runs_a_real_experiment_with_budgets(make_experiment, free_port, name: str, args: dict) -> None:
+    experiment = make_experiment(HB_TRIAL, {"x": {"_type": "uniform", "_value": [0, 1]}}, tuner=name,
+                                 trial_concurrency=3, max_trial_number=6)
+    experiment.config.tuner.class_args = args
+    assert experiment.run(free_port) is True
+    jobs = sorted(experiment.list_trial_jobs(), key=lambda j: j.sequenceId)
+    assert all(job.status == "SUCCEEDED" for job in jobs)
+    params = [job.hyperParameters[0].parameters for job in jobs]
+    # bracket s=1: three configurations at budget 1, the best of them again at 3; then s=0 at 3
+    assert [p["TRIAL_BUDGET"] for p in params] == [1, 1, 1, 3, 3, 3]
+    assert params[3]["x"] == min(p["x"] for p in params[:3])

@@ -60,3 +60,27 @@ def test_builtin_name_defaults() -> None:
     assessor = create_algorithm("assessor", "Medianstop", {})
     assert isinstance(assessor, MedianstopAssessor)
     assert (assessor.optimize_mode, assessor.start_step) == ("maximize", 0)
+
+
+CURVE_TRIAL = """
+import time
+import nni
+q = nni.get_next_parameter()["q"]
+for step in range(8):
+    nni.report_intermediate_result(q * (1 - 0.5 ** (step + 1)))
+    time.sleep(0.3)
+nni.report_final_result(q)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "args"), [("Medianstop", {"start_step": 2}),
+                                            ("Curvefitting", {"epoch_num": 8, "start_step": 3})])
+def test_assessor_early_stops_a_clearly_worse_trial(make_experiment, free_port, name: str, args: dict) -> None:
+    configs = [{"q": 0.9}, {"q": 0.88}, {"q": 0.1}]
+    experiment = make_experiment(CURVE_TRIAL, {"combine_params": {"_type": "choice", "_value": configs}},
+                                 tuner="Batch", trial_concurrency=1, max_trial_number=3)
+    experiment.config.assessor = {"name": name, "class_args": args}
+    assert experiment.run(free_port) is True
+    status = {job.hyperParameters[0].parameters["q"]: job.status for job in experiment.list_trial_jobs()}
+    assert status == {0.9: "SUCCEEDED", 0.88: "SUCCEEDED", 0.1: "EARLY_STOPPED"}

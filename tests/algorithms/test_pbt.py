@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -123,3 +124,33 @@ def test_refusals() -> None:
             PBTTuner(**args)
     with pytest.raises(RuntimeError, match="update_search_space"):
         PBTTuner().generate_multiple_parameters([0])
+
+
+PBT_TRIAL = """
+import json, os
+import nni
+p = nni.get_next_parameter()
+state = {"steps": 0}
+load = os.path.join(p["load_checkpoint_dir"], "state.json")
+if os.path.exists(load):
+    state = json.load(open(load))
+state["steps"] += 1
+os.makedirs(p["save_checkpoint_dir"], exist_ok=True)
+json.dump(state, open(os.path.join(p["save_checkpoint_dir"], "state.json"), "w"))
+nni.report_final_result(state["steps"] * p["momentum"])
+"""
+
+
+@pytest.mark.slow
+def test_pbt_runs_a_real_experiment_passing_checkpoints(make_experiment, free_port, tmp_path) -> None:
+    experiment = make_experiment(PBT_TRIAL, SPACE, tuner="PBT", trial_concurrency=3, max_trial_number=9)
+    experiment.config.tuner.class_args = {"population_size": 3, "all_checkpoint_dir": str(tmp_path / "ckpt")}
+    assert experiment.run(free_port) is True
+    jobs = experiment.list_trial_jobs()
+    assert len(jobs) == 9 and all(job.status == "SUCCEEDED" for job in jobs)
+    final = [job.hyperParameters[0].parameters for job in jobs if job.hyperParameters[0].parameters[
+        "save_checkpoint_dir"].endswith(os.sep + "2")]
+    assert len(final) == 3
+    for params in final:  # generation 2 continued from a generation-1 checkpoint, two steps in
+        with open(os.path.join(params["save_checkpoint_dir"], "state.json")) as handle:
+            assert json.load(handle)["steps"] == 3
