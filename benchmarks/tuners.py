@@ -399,7 +399,7 @@ def report(results: dict[tuple[str, str, int], list[float]], methods: list[str],
         optimum[p] = min([PROBLEMS[p].optimum, *observed])
     width = max(len(METHOD_BY_NAME[m].label) for m in methods) + 2
     regrets: dict[tuple[str, str, int], float] = {}
-    for budget in BUDGETS:
+    for budget in BUDGETS if problems else ():
         print(f"\n== mean regret over {len(seeds)} seeds after {budget} evaluations (lower is better) ==")
         print("method".ljust(width) + "".join(p[:11].rjust(12) for p in problems) + "   mean rank")
         ranks: dict[str, list[float]] = {m: [] for m in methods}
@@ -416,7 +416,7 @@ def report(results: dict[tuple[str, str, int], list[float]], methods: list[str],
                 regrets[(m, p, budget)] = mean
                 cells.append(_fmt(mean).rjust(12))
             print(METHOD_BY_NAME[m].label.ljust(width) + "".join(cells) + f"{np.mean(ranks[m]):12.2f}")
-    if BASELINE in methods:
+    if BASELINE in methods and problems:
         for budget in BUDGETS:
             print(f"\n== regret ratio vs {METHOD_BY_NAME[BASELINE].label} after {budget} evaluations "
                   f"(per problem: mean regret / baseline's; geo-mean over {', '.join(HEADLINE)}) ==")
@@ -446,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", help="comma-separated subset of: " + ", ".join(PROBLEMS))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel worker processes")
     parser.add_argument("--no-latency", action="store_true", help="skip the ask-latency measurement")
+    parser.add_argument("--latency-only", action="store_true", help="only measure ask latency")
     parser.add_argument("--cache", help="JSON file: reuse runs stored there, add the new ones")
     parser.add_argument("--json", help="write raw results (losses per run) to this file")
     args = parser.parse_args(argv)
@@ -474,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
         cache = json.loads(Path(args.cache).read_text())
     budget = max(BUDGETS)
     jobs = [(m, p, s) for m in methods for p in problems for s in seeds if f"{m}|{p}|{s}|{budget}" not in cache]
+    if args.latency_only:
+        jobs, problems = [], []
     # slow methods first so the pool stays busy to the end
     jobs.sort(key=lambda j: (j[0] not in ("optuna_gp", "gp"), j[1] != "sklearn_krr"))
     started = time.perf_counter()
@@ -497,12 +500,14 @@ def main(argv: list[str] | None = None) -> int:
 
     latencies: dict[tuple[str, str], float] = {}
     if not args.no_latency:
-        asks = 3 if args.quick else 10
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(latency_one, m, p, 1000, 2 if m in ("optuna_gp", "gp") and args.quick else asks): (m, p)
-                       for m in methods for p in LATENCY_PROBLEMS}
-            for future, key in futures.items():
-                latencies[key] = future.result()
+        # one measurement at a time, each in a fresh process, so they do not compete for CPU
+        print("measuring ask latency with 1,000 trials in the history ...", flush=True)
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            for m in methods:
+                slow = m in ("optuna_gp", "gp")
+                asks = (2 if args.quick else 5) if slow else (10 if args.quick else 30)
+                for p in LATENCY_PROBLEMS:
+                    latencies[(m, p)] = pool.submit(latency_one, m, p, 1000, asks).result()
     report(results, methods, problems, seeds, latencies)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; CPU seconds per method: "
           + ", ".join(f"{m} {t:.0f}" for m, t in sorted(times.items())))

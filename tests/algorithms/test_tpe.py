@@ -101,3 +101,18 @@ def test_pending_configurations_are_not_repeated_under_any_liar() -> None:
         tuner.update_search_space(space)
         batch = tuner.generate_multiple_parameters(list(range(6)))
         assert len({config_key(p) for p in batch}) == 6
+
+
+@pytest.mark.parametrize("forgetting", [25, 300])
+def test_long_history_keeps_proposals_valid_and_focused(forgetting: int) -> None:
+    """Past a few hundred trials the bad density is a reweighted subset; proposals stay good."""
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "c": {"_type": "choice", "_value": ["a", "b"]}}
+    rng = np.random.default_rng(1)
+    data = [{"parameter": {"x": float(x), "c": str(c)}, "value": float((x - 0.2) ** 2 + (c == "b"))}
+            for x, c in zip(rng.random(700), rng.choice(["a", "b"], 700), strict=True)]
+    tuner = TpeTuner(seed=0, tpe_args={"linear_forgetting": forgetting})
+    tuner.update_search_space(space)
+    tuner.import_data(data)
+    proposals = [tuner.generate_parameters(i) for i in range(20)]
+    assert sum(p["c"] == "a" for p in proposals) >= 15
+    assert abs(float(np.median([p["x"] for p in proposals])) - 0.2) < 0.1

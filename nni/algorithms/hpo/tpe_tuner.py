@@ -14,7 +14,9 @@ Our internals (NNI's arguments keep their meaning):
 * kernel bandwidths follow the spread of each set (half of Scott's rule, per dimension), floored
   so the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
 * nested choices: a parameter inactive in an observation contributes its prior to that kernel;
-* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``).
+* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``);
+* long histories: the bad density keeps at most 256 kernels (the newest trials and a reweighted
+  random share of older ones), so an ask costs about the same at 300 trials as at 30,000.
 
 State is the list of observations (live results, ``import_data`` and the engine's replay after a
 resume), so a resumed tuner continues where it stopped without a checkpoint.
@@ -37,6 +39,8 @@ __all__ = ["TpeTuner", "TpeArguments", "latin_hypercube"]
 _logger = logging.getLogger(__name__)
 
 _LOG_EPS = 1e-300
+_MAX_BAD_COMPONENTS = 256
+"""Kernels of the bad density at most (beyond that, a reweighted random subset; see _subsample)."""
 
 
 class TpeArguments(NamedTuple):
@@ -271,14 +275,13 @@ class TpeTuner(SearchSpaceTuner):
         two or three points, which NNI's ``gamma * sqrt(n)`` does around 100 trials."""
         return max(1, min(math.ceil(0.4 * self.args.gamma * n), self.args.linear_forgetting))
 
-    def _weights(self, age: np.ndarray) -> np.ndarray:
-        """NNI's linear forgetting: beyond the newest ``linear_forgetting``, weights ramp down to 1/n."""
-        n, lf = len(age), self.args.linear_forgetting
+    def _weights(self, n: int) -> np.ndarray:
+        """NNI's linear forgetting for ``n`` trials oldest first: beyond the newest
+        ``linear_forgetting``, weights ramp down to 1/n."""
+        lf = self.args.linear_forgetting
         if n <= lf:
             return np.ones(n)
-        weights = np.empty(n)
-        weights[np.argsort(age, kind="stable")] = np.concatenate([np.linspace(1.0 / n, 1.0, n - lf), np.ones(lf)])
-        return weights
+        return np.concatenate([np.linspace(1.0 / n, 1.0, n - lf), np.ones(lf)])
 
     def _bandwidth(self, points: np.ndarray, n_numeric: int) -> np.ndarray:
         """Per-dimension kernel width: the set's spread times half of Scott's factor, floored.
@@ -310,18 +313,38 @@ class TpeTuner(SearchSpaceTuner):
                        np.flatnonzero(numeric), np.flatnonzero(~numeric))
 
     def _propose(self, space: SearchSpace, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        order = np.argsort(y, kind="stable")
-        n_good = self._n_good(len(y))
-        good, bad = order[:n_good], order[n_good:]
+        good, bad = self._split(y)
         # rank weights (1, 1/2, 1/3, ...): the best trials shape the good density most
         below = self._model(space, x[good], 1.0 / np.arange(1.0, len(good) + 1.0))
-        above = self._model(space, x[bad], self._weights(bad.astype(float)))
-        n_cand = self.args.n_ei_candidates
-        cand = below.sample(self.rng, n_cand)
+        bad_weights = self._weights(len(bad))
+        if len(bad) > max(_MAX_BAD_COMPONENTS, 2 * self.args.linear_forgetting):
+            bad, bad_weights = self._subsample(bad, bad_weights)
+        above = self._model(space, x[bad], bad_weights)
+        cand = below.sample(self.rng, self.args.n_ei_candidates)
         if not self.args.multivariate:
             return self._pick_independent(space, cand, below, above)
         score = below.log_pdf(cand) - above.log_pdf(cand)
         return cand[int(np.argmax(score))]
+
+    def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Good indices best first (ties: older first), and bad indices oldest first, in O(n)."""
+        n_good = self._n_good(len(y))
+        threshold = np.partition(y, n_good - 1)[n_good - 1]
+        near = np.flatnonzero(y <= threshold)
+        good = near[np.argsort(y[near], kind="stable")[:n_good]]
+        is_bad = np.ones(len(y), dtype=bool)
+        is_bad[good] = False
+        return good, np.flatnonzero(is_bad)
+
+    def _subsample(self, bad: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """At most _MAX_BAD_COMPONENTS (or 2 x linear_forgetting) kernels for the bad density: the newest ``linear_forgetting``
+        trials and a random share of the older ones, reweighted so the total is unchanged. The
+        estimate stays unbiased and an ask stays fast however long the history grows."""
+        lf = self.args.linear_forgetting
+        limit = max(_MAX_BAD_COMPONENTS, 2 * lf)
+        take = self.rng.choice(len(bad) - lf, size=limit - lf, replace=False)
+        scaled = weights[take] * (weights[:-lf].sum() / weights[take].sum())
+        return np.concatenate([bad[take], bad[-lf:]]), np.concatenate([scaled, weights[-lf:]])
 
     def _pick_independent(self, space: SearchSpace, cand: np.ndarray, below: _Parzen, above: _Parzen) -> np.ndarray:
         """NNI's univariate TPE: each parameter takes its own best candidate value."""
