@@ -194,11 +194,16 @@ class DNGOTuner(Tuner):
         head = torch.nn.Linear(_HIDDEN, 1, dtype=torch.float64)
         optimizer = torch.optim.Adam([*body.parameters(), *head.parameters()], lr=0.01, weight_decay=1e-4)
         inputs, targets = torch.from_numpy(x), torch.from_numpy(y)[:, None]
-        for _ in range(self.num_epochs_per_training):
-            optimizer.zero_grad()
-            loss = torch.mean((head(body(inputs)) - targets) ** 2)
-            loss.backward()
-            optimizer.step()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a net this small only loses time to thread hand-offs
+        try:
+            for _ in range(self.num_epochs_per_training):
+                optimizer.zero_grad()
+                loss = torch.mean((head(body(inputs)) - targets) ** 2)
+                loss.backward()
+                optimizer.step()
+        finally:
+            torch.set_num_threads(threads)
         self._network = body.eval()
         self._trained_on = len(y)
 
