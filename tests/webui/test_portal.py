@@ -45,7 +45,7 @@ SPACE = {"x": {"_type": "uniform", "_value": [0, 1]}, "lr": {"_type": "logunifor
 CHART_TABS = ["metric", "parallel", "duration", "intermediate", "importance", "slice", "contour"]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
