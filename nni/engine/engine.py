@@ -74,6 +74,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self._stopping = False
+        self._background: set[asyncio.Task[Any]] = set()
         self._tuner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nni-tuner")
         self._next_parameter_id = 0
         self._tuner_exhausted = False
@@ -131,6 +132,8 @@ class Engine:
             self._duration_timer.cancel()
         for timer in self._trial_timers.values():
             timer.cancel()
+        if self._background:  # last results and trial_end calls reach the tuner before it exits
+            await asyncio.wait(list(self._background), timeout=30)
         if self.status != ExperimentStatus.ERROR:
             self._set_status(status)
         self.end_time_ms = self.end_time_ms or _now_ms()
@@ -199,6 +202,12 @@ class Engine:
         self._wake.set()
 
     # -- tuner calls ------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, keeping a reference so stop() can wait for it."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _run_in_tuner_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -343,14 +352,14 @@ class Engine:
             self._changed_now("metric", trial.trial_id)
             value = metric_default(metric.value)
             if value is not None:
-                asyncio.ensure_future(self._tuner_call(
+                self._spawn(self._tuner_call(
                     self.tuner.receive_trial_result, trial.parameter_id, trial.parameters, metric.value,
                     customized=trial.customized, trial_job_id=trial.trial_id))
         else:
             trial.intermediate.append(metric)
             self._changed_now("metric", trial.trial_id)
             if self.assessor is not None and trial.status == TrialStatus.RUNNING:
-                asyncio.ensure_future(self._assess(trial))
+                self._spawn(self._assess(trial))
 
     async def _assess(self, trial: Trial) -> None:
         history = [v for v in (metric_default(m.value) for m in trial.intermediate) if v is not None]
@@ -382,10 +391,10 @@ class Engine:
                            exit_code=event.exit_code, message=message)
         _logger.info("trial %s %s%s", trial.trial_id, status.value, f": {message}" if message else "")
         success = status == TrialStatus.SUCCEEDED
-        asyncio.ensure_future(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
+        self._spawn(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
                                                trial_job_id=trial.trial_id))
         if self.assessor is not None:
-            asyncio.ensure_future(self._tuner_call(self.assessor.trial_end, trial.trial_id, success))
+            self._spawn(self._tuner_call(self.assessor.trial_end, trial.trial_id, success))
         self._wake.set()
 
     @staticmethod
@@ -425,7 +434,7 @@ class Engine:
     def _on_duration_reached(self) -> None:
         self._duration_reached = True
         for trial in self._active():
-            asyncio.ensure_future(self._kill(trial, TrialStatus.SYS_CANCELED, "maxExperimentDuration reached"))
+            self._spawn(self._kill(trial, TrialStatus.SYS_CANCELED, "maxExperimentDuration reached"))
         self._wake.set()
 
     def _arm_trial_timer(self, trial: Trial) -> None:
@@ -434,7 +443,7 @@ class Engine:
             return
         def expire() -> None:
             if trial.status in _ACTIVE:
-                asyncio.ensure_future(self._kill(trial, TrialStatus.EARLY_STOPPED,
+                self._spawn(self._kill(trial, TrialStatus.EARLY_STOPPED,
                                                  f"exceeded maxTrialDuration ({self.config.max_trial_duration})"))
         self._trial_timers[trial.trial_id] = asyncio.get_running_loop().call_later(limit, expire)
 
