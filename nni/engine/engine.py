@@ -34,6 +34,7 @@ from ..training_service.base import (
     TrialStarted,
     TrialWaiting,
 )
+from .readout import ExperimentReadout
 from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus, metric_default
 
 __all__ = ["Engine"]
@@ -48,7 +49,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Engine:
+class Engine(ExperimentReadout):
     """Runs one experiment: ask the tuner, submit trials, record events, tell the tuner results."""
 
     def __init__(self, experiment_id: str, config: ExperimentConfig, experiment_dir: Path, storage: Storage,
@@ -517,44 +518,6 @@ class Engine:
         clean = [d for d in data if isinstance(d, dict) and "parameter" in d and metric_default(d.get("value")) is not None]
         self.storage.append_experiment_event("import_data", {"data": clean})
         await self._tuner_call(self.tuner.import_data, clean)
-
-    def statistics(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for trial in self.trials.values():
-            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-        return counts
-
-    def optimize_mode(self) -> str:
-        """'maximize' or 'minimize', from the tuner's classArgs or the live tuner object."""
-        mode = getattr(self.tuner, "optimize_mode", None)
-        mode = getattr(mode, "value", mode)
-        algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
-        if algorithm is not None and algorithm.class_args.get("optimize_mode"):
-            mode = algorithm.class_args["optimize_mode"]
-        return "minimize" if str(mode).lower() == "minimize" else "maximize"
-
-    def best_trial(self) -> Trial | None:
-        mode = self.optimize_mode()
-        scored = [(metric_default(t.final.value), t) for t in self.trials.values() if t.final is not None]
-        scored = [(v, t) for v, t in scored if v is not None]
-        if not scored:
-            return None
-        pick = max if mode == "maximize" else min
-        return pick(scored, key=lambda item: item[0])[1]
-
-    def profile(self) -> dict[str, Any]:
-        """NNI's experiment profile."""
-        return {
-            "id": self.experiment_id,
-            "revision": self.revision,
-            "execDuration": round(self.elapsed_seconds()),
-            "logDir": str(self.experiment_dir),
-            "nextSequenceId": self._next_parameter_id,
-            "params": self.config.json(),
-            "startTime": self.start_time_ms,
-            "endTime": self.end_time_ms,
-            "maxSequenceId": self._next_parameter_id - 1,
-        }
 
     # -- persistence and resume -------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..experiment.config import ExperimentConfig
 from ..storage.sqlite import SqliteStorage
-from .records import Change, ExperimentStatus, Trial, metric_default
+from .readout import ExperimentReadout
+from .records import Change, ExperimentStatus, Trial
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
 
@@ -35,7 +36,7 @@ def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
         storage.close()
 
 
-class ViewEngine:
+class ViewEngine(ExperimentReadout):
     """The stored state of one experiment, opened read-only; status is VIEWED while served."""
 
     def __init__(self, experiment_id: str, experiment_dir: Path) -> None:
@@ -94,38 +95,6 @@ class ViewEngine:
 
     def elapsed_seconds(self) -> float:
         return self._elapsed_ms / 1000
-
-    def statistics(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for trial in self.trials.values():
-            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-        return counts
-
-    def optimize_mode(self) -> str:
-        algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
-        mode = algorithm.class_args.get("optimize_mode") if algorithm is not None else None
-        return "minimize" if str(mode).lower() == "minimize" else "maximize"
-
-    def best_trial(self) -> Trial | None:
-        scored = [(metric_default(t.final.value), t) for t in self.trials.values() if t.final is not None]
-        scored = [(v, t) for v, t in scored if v is not None]
-        if not scored:
-            return None
-        pick = max if self.optimize_mode() == "maximize" else min
-        return pick(scored, key=lambda item: item[0])[1]
-
-    def profile(self) -> dict[str, Any]:
-        return {
-            "id": self.experiment_id,
-            "revision": self.revision,
-            "execDuration": round(self.elapsed_seconds()),
-            "logDir": str(self.experiment_dir),
-            "nextSequenceId": self._next_parameter_id,
-            "params": self.config.json(),
-            "startTime": self.start_time_ms,
-            "endTime": self.end_time_ms,
-            "maxSequenceId": self._next_parameter_id - 1,
-        }
 
     # -- commands: refused ------------------------------------------------------------------------
 
