@@ -15,14 +15,21 @@ __all__ = ["json_safe", "metric_json", "trial_json", "export_row"]
 
 
 def json_safe(value: Any) -> Any:
-    """Replace non-finite floats (at any depth) by their names."""
-    if isinstance(value, float) and not math.isfinite(value):
+    """A copy of ``value`` that strict JSON accepts: non-finite floats become their names, numpy
+    scalars plain numbers, anything else unknown its ``str``."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
-    return value
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if hasattr(value, "dtype") and hasattr(value, "item"):  # a numpy scalar
+        return json_safe(value.item())
+    return str(value)
 
 
 def metric_json(metric: MetricRecord) -> dict[str, Any]:

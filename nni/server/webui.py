@@ -37,6 +37,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..engine.records import FINISHED_STATUSES, Trial, TrialStatus
 from ..storage.manifest import read_manifest
+from .serialize import json_safe
 
 __all__ = [
     "webui_routes", "STATIC_DIR", "json_safe", "metric_value", "flatten_parameters",
@@ -51,25 +52,6 @@ _PAGE_LIMIT = 500
 _PARAM_ROWS_LIMIT = 5000
 _CONTOUR_POINTS = 2000
 _STOPPED = {TrialStatus.USER_CANCELED, TrialStatus.SYS_CANCELED, TrialStatus.EARLY_STOPPED}
-
-
-def json_safe(value: Any) -> Any:
-    """A copy of ``value`` that strict JSON accepts: non-finite floats become NNI's strings."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return json_safe(value.item())
-    return str(value)
 
 
 class _JSON(Response):
