@@ -147,7 +147,7 @@ class ExperimentRunner:
 
             self.engine = ViewEngine(self.experiment_id, self.experiment_dir)  # type: ignore[assignment]
             return self.engine  # type: ignore[return-value]
-        self.config.validate(live_tuner=self._live_tuner is not None)
+        self.config.validate(live_tuner=self._live_tuner)
         tuner = self._live_tuner if self._live_tuner is not None else \
             _make_algorithm("tuner", self.config.advisor or self.config.tuner)
         assessor = self._live_assessor if self._live_assessor is not None else \

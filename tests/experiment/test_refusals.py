@@ -165,3 +165,13 @@ def test_trial_code_directory_must_exist(make_experiment, free_port, tmp_path):
         experiment.run(free_port)
 
 
+
+
+def test_a_live_batch_tuner_takes_its_own_search_space(make_experiment, free_port):
+    from nni.algorithms.hpo.batch_tuner import BatchTuner
+
+    space = {"combo": {"_type": "choice", "_value": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]}}
+    experiment = make_experiment("import nni; p = nni.get_next_parameter(); nni.report_final_result(p['x'])",
+                                 search_space=space, tuner=BatchTuner(), max_trial_number=5)
+    assert experiment.run(free_port) is True
+    assert sorted(t.finalMetricData[0].data for t in experiment.list_trial_jobs()) == [1, 3]

@@ -114,11 +114,11 @@ class ExperimentConfig(ConfigBase):
         except (ValueError, yaml.YAMLError) as error:
             raise ConfigError(f"searchSpaceFile {path}: not valid JSON/YAML: {error}") from None
 
-    def validate(self, live_tuner: bool = False) -> None:  # type: ignore[override]
+    def validate(self, live_tuner: Any = None) -> None:  # type: ignore[override]
         """Check the config is complete and consistent before an experiment starts.
 
-        Raises ConfigError naming the key (and the file it came from); ``live_tuner`` means a
-        tuner object was given in Python.
+        Raises ConfigError naming the key (and the file it came from); ``live_tuner`` is the
+        tuner object given in Python, if any.
         """
         try:
             self._check_complete(live_tuner)
@@ -127,7 +127,7 @@ class ExperimentConfig(ConfigBase):
                 raise type(error)(f"{self._source_file}: {error}") from None
             raise
 
-    def _check_complete(self, live_tuner: bool) -> None:
+    def _check_complete(self, live_tuner: Any) -> None:
         from ...search_space import validate_search_space
 
         if not self.trial_command:
@@ -154,7 +154,7 @@ class ExperimentConfig(ConfigBase):
             raise ConfigError(f"trialCodeDirectory: {code_dir} is not a folder")
         # Batch's options are whole configurations (plain dicts, no _name); BatchTuner checks its own
         batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() == "batch"
-        if not batch:
+        if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
 
     def resolve_paths(self, base: Path) -> None:
