@@ -128,11 +128,11 @@ def test_watch_and_steer_a_running_experiment(make_experiment, open_page, shots:
     page.click("[data-testid=nav-trials]")
     page.wait_for_selector("[data-testid=trial-table]")
     running = wait_for(lambda: [i for i, s in statuses(experiment).items() if s == "RUNNING"], what="running")[0]
-    row = page.locator(f"tr[data-trial={running}]")
+    row = page.locator(f"tr[data-trial=\"{running}\"]")
     row.locator("[data-action=kill]").click()
     page.click("[data-testid=kill-confirm]")
     wait_for(lambda: statuses(experiment)[running] == "USER_CANCELED", what="the kill to land")
-    page.wait_for_function(f"document.querySelector('tr[data-trial={running}]').textContent.includes('USER_CANCELED')")
+    page.wait_for_function(f"document.querySelector('tr[data-trial=\"{running}\"]').textContent.includes('USER_CANCELED')")
 
     # A customized trial from an existing trial's parameters, with one value edited.
     source = page.locator("tr[data-trial]").first
@@ -150,7 +150,7 @@ def test_watch_and_steer_a_running_experiment(make_experiment, open_page, shots:
     job = experiment.get_trial_job(new_id)
     assert job.hyperParameters[0].parameters["x"] == 0.125
     wait_for(lambda: experiment.get_status() in ("DONE", "NO_MORE_TRIAL"), timeout=60, what="the experiment to end")
-    page.wait_for_function(f"document.querySelector('tr[data-trial={new_id}]')?.textContent.includes('SUCCEEDED')")
+    page.wait_for_function(f"document.querySelector('tr[data-trial=\"{new_id}\"]')?.textContent.includes('SUCCEEDED')")
 
     # Every chart tab draws, for the default metric and for a named metric whose key is HTML.
     for tab in CHART_TABS:
@@ -200,7 +200,7 @@ def test_watch_and_steer_a_running_experiment(make_experiment, open_page, shots:
     page.keyboard.press("Escape")
 
     # One trial's record: parameters, every metric, its output shown as text.
-    page.locator(f"tr[data-trial={new_id}] [data-action=detail]").click()
+    page.locator(f"tr[data-trial=\"{new_id}\"] [data-action=detail]").click()
     panel = page.locator(f"[data-testid=trial-panel-{new_id}]")
     assert '"x": 0.125' in panel.locator("[data-testid=trial-params]").text_content()
     panel.locator("[data-tab=metrics]").click()
