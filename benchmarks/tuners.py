@@ -44,10 +44,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from peers import BENCH_DIR, NNI30_PYTHON, ensure_nni30_venv  # noqa: E402
 from problems import HEADLINE, PROBLEMS, Problem, apply_q  # noqa: E402
 
-BENCH_DIR = ROOT / ".bench"
-NNI30_VENV = BENCH_DIR / "nni30"
 BUDGETS = (25, 50, 100)
 BASELINE = "optuna_tpe"
 LATENCY_PROBLEMS = ("hartmann6", "mixed")
@@ -97,7 +96,7 @@ def method_available(method: Method) -> str | None:
             _load_class(method.target)
         except (ImportError, AttributeError) as error:
             return f"not available ({error})"
-    if method.kind == "nni30" and not (NNI30_VENV / "bin" / "python").exists():
+    if method.kind == "nni30" and not NNI30_PYTHON.exists():
         return "NNI 3.0 virtualenv missing"
     return None
 
@@ -256,7 +255,7 @@ def _run_hyperopt(method: Method, problem: Problem, seed: int, budget: int) -> l
 
 
 def _nni30(*args: Any) -> Any:
-    proc = subprocess.run([str(NNI30_VENV / "bin" / "python"), "-P", str(HERE / "_nni30_worker.py"),
+    proc = subprocess.run([str(NNI30_PYTHON), "-P", str(HERE / "_nni30_worker.py"),
                            *map(str, args)], capture_output=True, text=True, cwd=str(BENCH_DIR), timeout=3600)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -359,21 +358,14 @@ def latency_one(method_name: str, problem_name: str, history: int, asks: int) ->
 # -- NNI 3.0 virtualenv ----------------------------------------------------------------------------
 
 def ensure_nni30() -> str | None:
-    """Create .bench/nni30 with NNI 3.0 when missing; None on success, else the reason."""
-    python = NNI30_VENV / "bin" / "python"
-    if python.exists():
-        return None
-    print("setting up NNI 3.0 in .bench/nni30 (pip install nni==3.0) ...", flush=True)
+    """NNI 3.0 (with scikit-learn) in .bench/nni30, checked by one tiny run; None, else the reason."""
+    reason = ensure_nni30_venv("scikit-learn")
+    if reason is not None:
+        return reason
     try:
-        BENCH_DIR.mkdir(exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(NNI30_VENV)], check=True, capture_output=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "nni==3.0", "scikit-learn"], check=True,
-                       capture_output=True, timeout=1800)
         _nni30("run", "branin", 0, 2)
     except (subprocess.SubprocessError, OSError, RuntimeError) as error:
-        detail = getattr(error, "stderr", b"") or b""
-        text = detail.decode(errors="replace")[-500:] if isinstance(detail, bytes) else str(detail)[-500:]
-        return f"could not install NNI 3.0 ({error}) {text}".strip()
+        return f"NNI 3.0 does not run here ({error})"
     return None
 
 
