@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             config.experiment_working_directory = Path(args.experiment_dir).resolve().parent
         runner = ExperimentRunner(args.id, config, port=args.port, host=args.host, url_prefix=args.url_prefix,
                                   debug=args.debug, console_log=args.console_log,
-                                  token=os.environ.get("NNI_MANAGER_TOKEN"), mode=args.mode)
+                                  token=os.environ.pop("NNI_MANAGER_TOKEN", None), mode=args.mode)
         sock = bind_port(args.host, args.port)
         runner.prepare()
     except Exception as error:
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: runner.request_stop())
-    print(f"Experiment {args.id} manager ({args.mode}) serving on {runner.url}", flush=True)
+    # This line lands in log/manager-output.log, so it names the page without its token.
+    print(f"Experiment {args.id} manager ({args.mode}) serving on {runner.public_url}", flush=True)
     runner.run_in_foreground(sock)
     return 0
 

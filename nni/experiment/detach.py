@@ -24,6 +24,7 @@ import psutil
 
 from ..engine.records import TrialStatus
 from ..storage.manifest import read_manifest, update_manifest_entry
+from ..storage.private import make_private_dir, touch_private_file
 from .config import ExperimentConfig
 from .launcher import experiment_dir_of, find_experiment_dir
 from .rest_client import RestClient
@@ -46,6 +47,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
     if experiment_dir is None:
         assert config is not None
         experiment_dir = experiment_dir_of(config, experiment_id)
+    make_private_dir(experiment_dir)
     (experiment_dir / "log").mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "nni.experiment.daemon", "--id", experiment_id, "--port", str(port),
             "--host", host, "--url-prefix", url_prefix, "--mode", mode, "--experiment-dir", str(experiment_dir)]
@@ -59,7 +61,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
     env = dict(os.environ, NNI_MANAGER_TOKEN=token)
     if foreground:
         return subprocess.Popen([*args, "--console-log"], env=env), token
-    log = open(experiment_dir / "log" / "manager-output.log", "ab")  # noqa: SIM115 - handed to the child
+    log = open(touch_private_file(experiment_dir / "log" / "manager-output.log"), "ab")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     log.close()

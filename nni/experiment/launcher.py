@@ -22,6 +22,7 @@ from ..engine.engine import Engine
 from ..engine.records import ExperimentStatus
 from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
+from ..storage.private import make_private_dir, touch_private_file
 from ..storage.sqlite import SqliteStorage
 from ..training_service import create_training_service
 from .config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
@@ -83,12 +84,12 @@ def _make_algorithm(kind: str, config: AlgorithmConfig | CustomAlgorithmConfig |
 
 
 def _setup_logging(log_dir: Path, debug: bool, level: str | None, console: bool) -> list[logging.Handler]:
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(log_dir)
     fmt = logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s")
     handlers: list[logging.Handler] = []
-    manager = logging.FileHandler(log_dir / "nnimanager.log")
+    manager = logging.FileHandler(touch_private_file(log_dir / "nnimanager.log"))
     manager.addFilter(lambda r: not r.name.startswith("nni.algorithms"))
-    dispatcher = logging.FileHandler(log_dir / "dispatcher.log")
+    dispatcher = logging.FileHandler(touch_private_file(log_dir / "dispatcher.log"))
     dispatcher.addFilter(lambda r: r.name.startswith("nni.algorithms"))
     handlers += [manager, dispatcher]
     if console:
@@ -134,9 +135,15 @@ class ExperimentRunner:
 
     @property
     def url(self) -> str:
+        """The page's address with the token: for the user's eyes only, never for a log file."""
+        return f"{self.public_url}?token={self.token}"
+
+    @property
+    def public_url(self) -> str:
+        """The page's address without the token."""
         host = "localhost" if self.host in ("127.0.0.1", "localhost", "::1") else self.host
         prefix = "/" + self.url_prefix.strip("/") if self.url_prefix.strip("/") else ""
-        return f"http://{host}:{self.port}{prefix}/?token={self.token}"
+        return f"http://{host}:{self.port}{prefix}/"
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -152,6 +159,7 @@ class ExperimentRunner:
             _make_algorithm("tuner", self.config.advisor or self.config.tuner)
         assessor = self._live_assessor if self._live_assessor is not None else \
             _make_algorithm("assessor", self.config.assessor)
+        make_private_dir(self.experiment_dir)
         for sub in ("db", "log", "trials", "checkpoint"):
             (self.experiment_dir / sub).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("NNI_CHECKPOINT_DIRECTORY", str(self.experiment_dir / "checkpoint"))

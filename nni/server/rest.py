@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -14,9 +12,12 @@ from .. import __version__
 from ..engine.records import TrialStatus
 from ..errors import ConfigError
 from ..storage.manifest import read_manifest
+from .guard import is_authorized
+from .inputs import confined_path, json_body, parse_json_text
+from .redact import public_manifest_entry, redact_secrets
 from .serialize import export_row, json_safe, metric_json, trial_json
 
-__all__ = ["rest_routes", "safe_child"]
+__all__ = ["rest_routes"]
 
 
 def _engine(request: Request) -> Any:
@@ -25,16 +26,6 @@ def _engine(request: Request) -> Any:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def safe_child(root: Path, name: str) -> Path | None:
-    """``root/name`` if it stays inside ``root`` (no '..', no absolute paths, no symlink escapes)."""
-    root = root.resolve()
-    try:
-        path = (root / name).resolve()
-    except (OSError, RuntimeError):
-        return None
-    return path if path.is_relative_to(root) and path != root else None
 
 
 async def version(request: Request) -> Response:
@@ -46,8 +37,14 @@ async def check_status(request: Request) -> Response:
     return JSONResponse({"status": engine.status.value, "errors": [engine.error] if engine.error else []})
 
 
+def _profile(request: Request) -> dict[str, Any]:
+    """The experiment profile; secrets in its config (SSH passwords) only for the token's holder."""
+    profile = json_safe(_engine(request).profile())
+    return profile if is_authorized(request) else redact_secrets(profile)
+
+
 async def get_experiment(request: Request) -> Response:
-    return JSONResponse(json_safe(_engine(request).profile()))
+    return JSONResponse(_profile(request))
 
 
 _UPDATES = {
@@ -65,21 +62,20 @@ async def put_experiment(request: Request) -> Response:
     if update_type not in _UPDATES:
         return _error(400, f"update_type must be one of {', '.join(_UPDATES)}, got {update_type!r}")
     key, method = _UPDATES[update_type]
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "the body must be JSON")
-    params = body.get("params", body) if isinstance(body, dict) else {}
+    body = await json_body(request)
+    params = body.get("params", body) if isinstance(body, dict) else None
+    if not isinstance(params, dict):
+        return _error(400, "the body must be the experiment profile (a JSON object with 'params')")
     if key not in params:
         return _error(400, f"params.{key} is missing for {update_type}")
     value = params[key]
     if isinstance(value, str) and key == "searchSpace":
-        value = json.loads(value)
+        value = parse_json_text(value, "params.searchSpace")
     try:
         await getattr(engine, method)(value)
-    except (ConfigError, ValueError, TypeError) as error:
+    except (ConfigError, ValueError, TypeError, OverflowError) as error:
         return _error(400, str(error))
-    return JSONResponse(json_safe(engine.profile()))
+    return JSONResponse(_profile(request))
 
 
 async def delete_experiment(request: Request) -> Response:
@@ -88,14 +84,14 @@ async def delete_experiment(request: Request) -> Response:
 
 
 async def import_data(request: Request) -> Response:
-    try:
-        data = await request.json()
-    except ValueError:
-        return _error(400, "the body must be a JSON list of {parameter, value}")
+    data = await json_body(request)
     if isinstance(data, str):
-        data = json.loads(data)
+        data = parse_json_text(data, "the imported data")
     if not isinstance(data, list):
         return _error(400, "the body must be a JSON list of {parameter, value}")
+    for index, row in enumerate(data):
+        if not isinstance(row, dict) or not isinstance(row.get("parameter"), dict) or "value" not in row:
+            return _error(400, f"item {index} of the imported data is not {{\"parameter\": {{...}}, \"value\": ...}}")
     await _engine(request).import_data(data)
     return JSONResponse({})
 
@@ -131,13 +127,11 @@ async def kill_trial(request: Request) -> Response:
 
 async def add_trial(request: Request) -> Response:
     """A customized trial: ``{"parameters": {...}}`` (or NNI's hyper-parameter record)."""
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error(400, "the body must be JSON")
+    body = await json_body(request)
     if isinstance(body, dict) and "hyperParameters" in body:
         body = body["hyperParameters"]
-        body = json.loads(body["value"]) if isinstance(body, dict) and "value" in body else body
+        if isinstance(body, dict) and isinstance(body.get("value"), str):
+            body = parse_json_text(body["value"], "hyperParameters.value")
     parameters = body.get("parameters", body) if isinstance(body, dict) else None
     if not isinstance(parameters, dict):
         return _error(400, "give the trial's parameters as {\"parameters\": {...}}")
@@ -178,8 +172,7 @@ async def trial_file(request: Request) -> Response:
     trial_id, filename = request.path_params["trial_id"], request.path_params["filename"]
     if trial_id not in engine.trials:
         return _error(404, f"no trial {trial_id!r}")
-    trial_dir = engine.experiment_dir / "trials" / trial_id
-    path = safe_child(trial_dir, filename)
+    path = confined_path(engine.experiment_dir, f"trials/{trial_id}", filename)
     if path is None:
         return _error(403, "only files inside the trial's folder can be read")
     if not path.is_file():
@@ -196,11 +189,12 @@ async def export_data(request: Request) -> Response:
 
 async def experiment_metadata(request: Request) -> Response:
     engine = _engine(request)
-    return JSONResponse(read_manifest().get(engine.experiment_id, {"id": engine.experiment_id}))
+    entry = read_manifest().get(engine.experiment_id, {"id": engine.experiment_id})
+    return JSONResponse(public_manifest_entry(entry))
 
 
 async def experiments_info(request: Request) -> Response:
-    return JSONResponse(list(read_manifest().values()))
+    return JSONResponse([public_manifest_entry(entry) for entry in read_manifest().values()])
 
 
 def rest_routes() -> list[Route]:

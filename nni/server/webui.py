@@ -37,11 +37,14 @@ from starlette.staticfiles import StaticFiles
 
 from ..engine.records import FINISHED_STATUSES, Trial, TrialStatus
 from ..storage.manifest import read_manifest
+from .guard import is_authorized
+from .inputs import confined_path, json_body
+from .redact import redact_secrets
 from .serialize import json_safe
 
 __all__ = [
     "webui_routes", "STATIC_DIR", "json_safe", "metric_value", "flatten_parameters",
-    "forest_importance", "downsample", "resolve_inside",
+    "forest_importance", "downsample",
 ]
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -184,17 +187,6 @@ def forest_importance(x: np.ndarray, y: np.ndarray, categorical: Iterable[bool],
             stack.append((idx[~mask], depth + 1))
     total = gains.sum()
     return gains / total if total > 0 else gains
-
-
-def resolve_inside(root: Path, relative: str) -> Path | None:
-    """``root/relative`` with links resolved, or None when it would leave ``root``."""
-    if not relative or "\x00" in relative or os.path.isabs(relative):
-        return None
-    root = root.resolve()
-    target = (root / relative).resolve()
-    if target != root and root not in target.parents:
-        return None
-    return target
 
 
 def _tail(path: Path, limit: int) -> tuple[str, int, bool]:
@@ -356,6 +348,8 @@ class _WebUI:
         mode = engine.optimize_mode() if callable(getattr(engine, "optimize_mode", None)) else _optimize_mode(config)
         best = frame.best_of(mode)
         counts = frame.counts()
+        if not is_authorized(request):
+            profile, config = redact_secrets(profile), redact_secrets(config)
         return _JSON({
             "experimentId": engine.experiment_id,
             "revision": frame.revision,
@@ -453,21 +447,24 @@ class _WebUI:
         })
         return _JSON(row)
 
-    def _trial_dir(self, engine: Any, trial: Trial) -> Path:
+    def _trial_folder(self, engine: Any, trial: Trial) -> str:
+        """The trial's folder relative to the experiment's: where its output lands (a remote trial's
+        local mirror, say), else ``trials/ID``; never a folder outside the experiment's."""
         base = self.experiment_dir(engine)
         for path in (trial.stdout_path, trial.stderr_path):
             if path:
-                candidate = Path(path).parent
-                if resolve_inside(base, os.path.relpath(candidate, base)) is not None:
-                    return candidate
-        return base / "trials" / trial.trial_id
+                relative = os.path.relpath(Path(path).parent, base)
+                if confined_path(base, ".", relative) is not None:
+                    return relative
+        return f"trials/{trial.trial_id}"
 
     def _trial_files(self, engine: Any, trial: Trial) -> list[str]:
         try:
-            folder = self._trial_dir(engine, trial)
+            base = self.experiment_dir(engine)
+            folder = confined_path(base, ".", self._trial_folder(engine, trial))
         except HTTPException:
             return []
-        if not folder.is_dir():
+        if folder is None or not folder.is_dir():
             return []
         names = []
         for path in sorted(folder.rglob("*")):
@@ -480,11 +477,9 @@ class _WebUI:
         trial = engine.trials.get(request.path_params["trial_id"])
         if trial is None:
             return _error(404, f"no trial {request.path_params['trial_id']!r}")
-        base = self.experiment_dir(engine)
-        folder = self._trial_dir(engine, trial)
         name = request.query_params.get("name", "")
-        target = resolve_inside(folder, name)
-        if target is None or resolve_inside(base, os.path.relpath(target, base.resolve())) is None:
+        target = confined_path(self.experiment_dir(engine), self._trial_folder(engine, trial), name)
+        if target is None:
             return _error(403, f"{name!r} is outside the trial's folder")
         return self._text_file(target, request)
 
@@ -495,9 +490,8 @@ class _WebUI:
         return _JSON({"files": names})
 
     async def log_file(self, request: Request) -> Response:
-        folder = self.experiment_dir(self.engine()) / "log"
         name = request.query_params.get("name", "")
-        target = resolve_inside(folder, name)
+        target = confined_path(self.experiment_dir(self.engine()), "log", name)
         if target is None:
             return _error(403, f"{name!r} is outside the experiment's log folder")
         return self._text_file(target, request)
@@ -695,7 +689,7 @@ class _WebUI:
 
     async def update_experiment(self, request: Request) -> Response:
         engine = self.engine()
-        body = await _json_body(request)
+        body = await json_body(request)
         if not isinstance(body, dict) or not body:
             return _error(400, "send a JSON object with the fields to change")
         updates = {
@@ -735,7 +729,7 @@ class _WebUI:
 
     async def add_trial(self, request: Request) -> Response:
         engine = self.engine()
-        body = await _json_body(request)
+        body = await json_body(request)
         parameters = body.get("parameters") if isinstance(body, dict) else None
         if not isinstance(parameters, dict) or not parameters:
             return _error(400, "send {\"parameters\": {...}} with at least one parameter")
@@ -840,13 +834,6 @@ def _search_space(name: str, value: Any) -> Any:
     if not isinstance(value, dict) or not value:
         raise ValueError(f"{name} must be a non-empty JSON object")
     return value
-
-
-async def _json_body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body() or b"null")
-    except ValueError as error:
-        raise HTTPException(400, f"the request body is not JSON: {error}") from None
 
 
 class _StaticFiles(StaticFiles):
