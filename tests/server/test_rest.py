@@ -27,12 +27,8 @@ def _call(port: int, method: str, path: str, body=None, token: str | None = None
 
 
 @pytest.fixture
-def running(make_experiment, free_port):
-    experiment = make_experiment(TRIAL, max_trial_number=2, trial_concurrency=1)
-    experiment.start(free_port)
-    experiment._runner.wait_finished(60)
-    token = read_manifest()[experiment.id]["token"]
-    return experiment, free_port, token
+def running(finished_experiment):
+    return finished_experiment(TRIAL)
 
 
 def test_read_routes_have_nni_shapes(running):

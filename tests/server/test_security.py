@@ -67,13 +67,9 @@ def test_the_route_table_is_what_these_tests_cover():
 
 
 @pytest.fixture
-def running(make_experiment, free_port):
-    experiment = make_experiment(TRIAL, max_trial_number=2, trial_concurrency=1)
-    experiment.start(free_port)
-    experiment._runner.wait_finished(60)
-    token = read_manifest()[experiment.id]["token"]
-    trial_id = experiment.list_trial_jobs()[0].trialJobId
-    return experiment, free_port, token, trial_id
+def running(finished_experiment):
+    experiment, port, token = finished_experiment(TRIAL)
+    return experiment, port, token, experiment.list_trial_jobs()[0].trialJobId
 
 
 def _request(port: int, method: str, path: str, trial_id: str = "", **kwargs: Any) -> httpx.Response:
