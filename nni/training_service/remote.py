@@ -72,7 +72,7 @@ def _asyncssh() -> Any:
         import asyncssh
     except ImportError:
         raise TrainingServiceError(
-            "platform 'remote' needs the asyncssh package: pip install 'nni[remote]'") from None
+            "platform 'remote' needs the asyncssh package (a dependency of nni): pip install asyncssh") from None
     return asyncssh
 
 
