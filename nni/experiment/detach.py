@@ -134,7 +134,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
         experiment_dir = experiment_dir_of(config, experiment_id)
     sock = bind_port(host, port)
     try:
-        lock = ExperimentLock.acquire(experiment_id, experiment_dir, mode)
+        lock = ExperimentLock.acquire(experiment_id, experiment_dir, mode, launching=True)
     except BaseException:
         sock.close()
         raise

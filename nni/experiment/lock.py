@@ -22,8 +22,8 @@ from ..errors import ExperimentInUseError
 __all__ = ["ExperimentLock", "LOCK_FILE"]
 
 LOCK_FILE = ".manager.lock"
-_HOLDER_WAIT = 1.0
-"""How long to wait for a holder that has just taken the lock to record itself."""
+_HOLDER_WAIT = 5.0
+"""How long to wait for a holder that has just taken the lock to record itself (or its manager)."""
 
 
 def _read_holder(path: Path) -> dict[str, Any]:
@@ -38,7 +38,8 @@ def _wait_for_holder(path: Path) -> dict[str, Any]:
     deadline = time.monotonic() + _HOLDER_WAIT
     while True:
         holder = _read_holder(path)
-        if isinstance(holder.get("pid"), int) or time.monotonic() >= deadline:
+        settled = isinstance(holder.get("pid"), int) and not holder.get("launching")
+        if settled or time.monotonic() >= deadline:
             return holder
         time.sleep(0.02)
 
@@ -52,8 +53,12 @@ class ExperimentLock:
         self.fd: int | None = fd
 
     @classmethod
-    def acquire(cls, experiment_id: str, experiment_dir: Path, mode: str) -> ExperimentLock:
-        """Take the lock now, or raise :class:`ExperimentInUseError` naming the holder's pid."""
+    def acquire(cls, experiment_id: str, experiment_dir: Path, mode: str, launching: bool = False) -> ExperimentLock:
+        """Take the lock now, or raise :class:`ExperimentInUseError` naming the holder's pid.
+
+        ``launching``: this process only hands the lock to a manager it is about to spawn; a
+        second launcher then waits a moment to name that manager instead.
+        """
         experiment_dir = Path(experiment_dir)
         experiment_dir.mkdir(parents=True, exist_ok=True)
         path = experiment_dir / LOCK_FILE
@@ -65,7 +70,7 @@ class ExperimentLock:
             holder = _wait_for_holder(path)
             raise ExperimentInUseError(_in_use_message(experiment_id, holder)) from None
         lock = cls(experiment_id, experiment_dir, fd)
-        lock.record(os.getpid(), mode)
+        lock.record(os.getpid(), mode, launching)
         return lock
 
     @classmethod
@@ -83,10 +88,11 @@ class ExperimentLock:
         lock.record(os.getpid(), mode)
         return lock
 
-    def record(self, pid: int, mode: str) -> None:
+    def record(self, pid: int, mode: str, launching: bool = False) -> None:
         """Write who holds the lock, for the error a second launcher prints."""
         assert self.fd is not None
-        data = json.dumps({"pid": pid, "mode": mode, "experimentId": self.experiment_id}).encode()
+        holder = {"pid": pid, "mode": mode, "experimentId": self.experiment_id, "launching": launching}
+        data = json.dumps(holder).encode()
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, data, 0)
 
@@ -101,5 +107,7 @@ class ExperimentLock:
 def _in_use_message(experiment_id: str, holder: dict[str, Any]) -> str:
     pid = holder.get("pid")
     who = f"process {pid}" if isinstance(pid, int) else "another process (pid not yet recorded)"
+    if holder.get("launching"):
+        who += ", which is starting its manager"
     mode = f" ({holder['mode']})" if holder.get("mode") else ""
     return f"experiment {experiment_id} is in use by {who}{mode}; stop it first: nnictl stop {experiment_id}"
