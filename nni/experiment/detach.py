@@ -29,7 +29,7 @@ from ..errors import StorageError
 from ..storage.manifest import read_manifest, update_manifest_entry
 from .config import ExperimentConfig
 from .launcher import bind_port, experiment_dir_of, find_experiment_dir
-from .lock import ExperimentLock
+from .lock import ExperimentLock, lock_held
 from .rest_client import RestClient, RestError
 
 __all__ = [
@@ -380,6 +380,10 @@ def stop_experiment(experiment_id: str, timeout: float = 30.0) -> str:
         what += f"; its database is unusable ({error})"
     if killed:
         what += f"; killed {killed} leftover trial process group(s)"
+    # A killed manager's last threads may still be exiting: once stop returns, a resume must succeed.
+    deadline = time.monotonic() + 5.0
+    while lock_held(experiment_dir) and not manager_alive(experiment_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
     current = read_manifest().get(experiment_id, {})
     fields: dict[str, Any] = {"pid": None}
     if current.get("status") not in ("STOPPED", "DONE", "ERROR"):

@@ -202,10 +202,7 @@ class ExperimentRunner:
             raise self._start_error
 
     def run_in_foreground(self, sock: socket.socket) -> None:
-        """Run as the main loop of this process (the detached manager); returns once stopped.
-
-        The lock stays held until the process exits, after the last write.
-        """
+        """Run as the main loop of this process (the detached manager); returns once stopped."""
         self.port = sock.getsockname()[1]
         self._handlers = _setup_logging(self.experiment_dir / "log", self._debug, self.config.log_level,
                                         self._console_log)
@@ -220,6 +217,8 @@ class ExperimentRunner:
             with contextlib.suppress(Exception):
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
+            # Everything is written: another manager may take the experiment now.
+            self._release_lock()
             self.done.set()
             self._ready.set()
 
@@ -283,8 +282,6 @@ class ExperimentRunner:
         self.request_stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        if self._thread is None or not self._thread.is_alive():
-            self._release_lock()
         for handler in self._handlers:
             logging.getLogger("nni").removeHandler(handler)
             handler.close()

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ExperimentInUseError
 
-__all__ = ["ExperimentLock", "LOCK_FILE"]
+__all__ = ["ExperimentLock", "LOCK_FILE", "lock_held"]
 
 LOCK_FILE = ".manager.lock"
 _HOLDER_WAIT = 5.0
@@ -32,6 +32,21 @@ def _read_holder(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def lock_held(experiment_dir: Path) -> bool:
+    """Whether some process holds the experiment's lock now (checked without taking it for long)."""
+    try:
+        fd = os.open(Path(experiment_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _wait_for_holder(path: Path) -> dict[str, Any]:
