@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _START_TIMEOUT = 60.0
+_PORT_WAIT = 2.0
+"""How long a start retries a taken port (a manager killed just before may still be exiting)."""
 _FOREIGN_GRACE = 5.0
 """How long a foreign answer on the port may last before the start is reported as 'port in use'."""
 ACTIVE_STATUSES = frozenset({"INITIALIZED", "RUNNING", "STOPPING", "NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL",
@@ -132,7 +134,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
     if experiment_dir is None:
         assert config is not None
         experiment_dir = experiment_dir_of(config, experiment_id)
-    sock = bind_port(host, port)
+    sock = bind_port(host, port, wait=_PORT_WAIT)
     try:
         lock = ExperimentLock.acquire(experiment_id, experiment_dir, mode, launching=True)
     except BaseException:

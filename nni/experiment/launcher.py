@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -66,21 +67,28 @@ def check_port(port: Any) -> int:
     return port
 
 
-def bind_port(host: str, port: int) -> socket.socket:
+def bind_port(host: str, port: int, wait: float = 0.0) -> socket.socket:
     """Bind the server socket now, so a taken port is reported before anything starts.
 
-    Port 0 binds a free port; the socket's ``getsockname()`` tells which.
+    Port 0 binds a free port; the socket's ``getsockname()`` tells which. ``wait``: seconds to
+    retry a taken port, for one a manager that was just killed is about to free.
     """
     check_port(port)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
-                           f"choose another port, e.g. {port + 1}, or 0 for any free port") from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            sock.bind((host, port))
+            break
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            sock.close()
+            raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
+                               f"choose another port, e.g. {port + 1}, or 0 for any free port") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..errors import ExperimentInUseError
 
 __all__ = ["ExperimentLock", "LOCK_FILE", "lock_held"]
@@ -24,6 +26,21 @@ __all__ = ["ExperimentLock", "LOCK_FILE", "lock_held"]
 LOCK_FILE = ".manager.lock"
 _HOLDER_WAIT = 5.0
 """How long to wait for a holder that has just taken the lock to record itself (or its manager)."""
+
+
+_DYING_WAIT = 5.0
+"""How long to wait for the lock of a holder that is gone (or a zombie) to be freed."""
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True  # unknown holder: assume it lives
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def _read_holder(path: Path) -> dict[str, Any]:
@@ -78,12 +95,18 @@ class ExperimentLock:
         experiment_dir.mkdir(parents=True, exist_ok=True)
         path = experiment_dir / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = _wait_for_holder(path)
-            raise ExperimentInUseError(_in_use_message(experiment_id, holder)) from None
+        deadline = time.monotonic() + _DYING_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _wait_for_holder(path)
+                # A killed holder's last threads may still be exiting: the OS frees the lock in a moment.
+                if _alive(holder.get("pid")) or time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise ExperimentInUseError(_in_use_message(experiment_id, holder)) from None
+                time.sleep(0.05)
         lock = cls(experiment_id, experiment_dir, fd)
         lock.record(os.getpid(), mode, launching)
         return lock
