@@ -104,6 +104,13 @@ def test_two_experiments_resumed_on_one_port(workspace: Workspace) -> None:
     # The one that answers on the port is the winner's manager.
     status = RestClient(port).get("/check-status")
     assert status["experimentId"] == winners[0]
+    nnictl("stop", winners[0])
+    # The same experiment twice on one port: one runs, the other is refused (port or lock).
+    launched = [_launch("resume", "left", "--port", str(port)) for _ in range(2)]
+    twice = sorted(_finish(process) for process in launched)
+    assert [code for code, _, _ in twice] == [0, 1], twice
+    assert re.search(r"in use|already running", _error_line(twice[1][2]))
+    assert len(_managers("left")) == 1 and RestClient(port).get("/check-status")["experimentId"] == "left"
 
 
 @pytest.fixture
