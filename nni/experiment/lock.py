@@ -70,7 +70,8 @@ def _wait_for_holder(path: Path) -> dict[str, Any]:
     deadline = time.monotonic() + _HOLDER_WAIT
     while True:
         holder = _read_holder(path)
-        settled = isinstance(holder.get("pid"), int) and not holder.get("launching")
+        pid = holder.get("pid")
+        settled = isinstance(pid, int) and not (holder.get("launching") and _alive(pid))
         if settled or time.monotonic() >= deadline:
             return holder
         time.sleep(0.02)

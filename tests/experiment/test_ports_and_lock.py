@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +110,27 @@ def test_resume_of_a_corrupted_database_names_the_file(make_experiment: Callable
         Experiment.view(experiment.id, port=0, non_blocking=True)
     # A refused start leaves the lock free.
     ExperimentLock.acquire(experiment.id, Path(experiment.experiment_dir), "resume").release()
+
+
+HOLD = """
+import sys, time
+from nni.experiment.lock import ExperimentLock
+ExperimentLock.acquire("held", sys.argv[1], "resume", launching=sys.argv[2] == "launching")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("how", ["running", "launching"])
+def test_the_lock_names_its_holder_and_ends_with_it(tmp_path: Path, how: str) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), how], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        doing = ", which is starting its manager" if how == "launching" else ""
+        with pytest.raises(ExperimentInUseError, match=f"in use by process {holder.pid}{doing} \\(resume\\); "
+                                                       "stop it first: nnictl stop held"):
+            ExperimentLock.acquire("held", tmp_path, "create")
+    finally:
+        holder.kill()
+        holder.wait()
+    ExperimentLock.acquire("held", tmp_path, "create").release()
