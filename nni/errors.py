@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["NoMoreTrialError", "ConfigError", "SearchSpaceError"]
+__all__ = ["NoMoreTrialError", "ConfigError", "SearchSpaceError", "StorageError", "ExperimentInUseError"]
 
 
 class NoMoreTrialError(Exception):
@@ -15,3 +15,11 @@ class ConfigError(ValueError):
 
 class SearchSpaceError(ConfigError):
     """A search space entry is malformed; the message names the key path."""
+
+
+class StorageError(RuntimeError):
+    """An experiment's database cannot be used (corrupted, foreign, unreadable); the message names its path."""
+
+
+class ExperimentInUseError(RuntimeError):
+    """Another process runs (or serves) the experiment; the message names that process."""

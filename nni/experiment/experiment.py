@@ -138,14 +138,14 @@ class Experiment:
                 raise ConfigError("run_mode=Detach needs the tuner given in config (tuner.name or "
                                   "tuner.className): a live tuner object cannot outlive this process")
             self._client = start_detached(self.id, self.config, port, host, self.url_prefix or "", debug)
-            self.port, self._host = port, host
+            self.port, self._host = self._client.port, host
             return
         runner = ExperimentRunner(self.id, self.config, tuner=self._tuner, assessor=self._assessor, port=port,
                                   host=host, url_prefix=self.url_prefix or "", debug=debug,
                                   console_log=run_mode == RunMode.Foreground)
         runner.start_in_thread()
-        self._runner, self.port, self._host = runner, port, host
-        self._client = RestClient(port, host, self.url_prefix or "", runner.token)
+        self._runner, self.port, self._host = runner, runner.port, host
+        self._client = RestClient(runner.port, host, self.url_prefix or "", runner.token)
         _running.add(self)
         print(f"Experiment {self.id} started. Web portal: {runner.url}", flush=True)
 
@@ -227,7 +227,8 @@ class Experiment:
     def _start_stored(self, mode: str, port: int, debug: bool) -> ExperimentRunner:
         """Start this process's manager on the stored experiment ``self.id`` (resume or view)."""
         from .detach import kill_unadoptable_trials, manager_alive
-        from .launcher import load_stored_config
+        from .launcher import check_port, load_stored_config
+        from .lock import ExperimentLock
 
         if self._runner is not None or self._client is not None:
             raise RuntimeError(f"experiment {self.id} is already started on port {self.port}")
@@ -235,17 +236,24 @@ class Experiment:
             entry = read_manifest().get(self.id, {})
             raise RuntimeError(f"experiment {self.id} is already running (pid {entry.get('pid')}, port "
                                f"{entry.get('port')}); stop it first")
+        check_port(port)
         directory = self._stored_dir()
         config = load_stored_config(self.id, directory)
-        if mode == "resume":
-            kill_unadoptable_trials(self.id, directory)
-        config.experiment_working_directory = directory.resolve().parent
+        # Taken before the resume kills anything, so a second resume cannot harm the first one's trials.
+        lock = ExperimentLock.acquire(self.id, directory, mode)
+        try:
+            if mode == "resume":
+                kill_unadoptable_trials(self.id, directory)
+            config.experiment_working_directory = directory.resolve().parent
+            runner = ExperimentRunner(self.id, config, tuner=self._tuner, assessor=self._assessor, port=port,
+                                      url_prefix=self.url_prefix or "", debug=debug, mode=mode, lock=lock)
+            runner.start_in_thread()
+        except BaseException:
+            lock.release()
+            raise
         self.config = config
-        runner = ExperimentRunner(self.id, config, tuner=self._tuner, assessor=self._assessor, port=port,
-                                  url_prefix=self.url_prefix or "", debug=debug, mode=mode)
-        runner.start_in_thread()
-        self._runner, self.port = runner, port
-        self._client = RestClient(port, "127.0.0.1", self.url_prefix or "", runner.token)
+        self._runner, self.port = runner, runner.port
+        self._client = RestClient(runner.port, "127.0.0.1", self.url_prefix or "", runner.token)
         _running.add(self)
         verb = "resumed" if mode == "resume" else "opened read-only"
         print(f"Experiment {self.id} {verb}. Web portal: {runner.url}", flush=True)

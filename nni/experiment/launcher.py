@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import secrets
@@ -20,14 +21,17 @@ import uvicorn
 from ..algorithms.hpo.builtin import create_algorithm
 from ..engine.engine import Engine
 from ..engine.records import ExperimentStatus
+from ..errors import ConfigError
 from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
 from ..storage.private import make_private_dir, touch_private_file
 from ..storage.sqlite import SqliteStorage
 from ..training_service import create_training_service
 from .config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
+from .lock import ExperimentLock
 
-__all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port", "find_experiment_dir", "load_stored_config"]
+__all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port", "check_port", "find_experiment_dir",
+           "load_stored_config"]
 
 _logger = logging.getLogger("nni.experiment")
 
@@ -49,7 +53,6 @@ def find_experiment_dir(experiment_id: str) -> Path:
 def load_stored_config(experiment_id: str, experiment_dir: Path | None = None) -> ExperimentConfig:
     """The config an experiment was last run with, read from its database (for resume and view)."""
     from ..engine.view import load_stored_profile
-    from ..errors import ConfigError
 
     experiment_dir = experiment_dir or find_experiment_dir(experiment_id)
     profile = load_stored_profile(experiment_dir)
@@ -58,17 +61,35 @@ def load_stored_config(experiment_id: str, experiment_dir: Path | None = None) -
     return ExperimentConfig.model_validate(profile["config"])
 
 
-def bind_port(host: str, port: int) -> socket.socket:
-    """Bind the server socket now, so a taken port is reported before anything starts."""
+def check_port(port: Any) -> int:
+    """``port`` if it is a TCP port number (0 picks a free one), else a ConfigError saying so."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be an integer from 0 to 65535 (0: any free port), got {port!r}")
+    return port
+
+
+def bind_port(host: str, port: int, wait: float = 0.0) -> socket.socket:
+    """Bind the server socket now, so a taken port is reported before anything starts.
+
+    Port 0 binds a free port; the socket's ``getsockname()`` tells which. ``wait``: seconds to
+    retry a taken port, for one a manager that was just killed is about to free.
+    """
+    check_port(port)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
-                           f"choose another port, e.g. experiment.run({port + 1})") from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            sock.bind((host, port))
+            break
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            sock.close()
+            raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
+                               f"choose another port, e.g. {port + 1}, or 0 for any free port") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -107,7 +128,8 @@ class ExperimentRunner:
 
     def __init__(self, experiment_id: str, config: ExperimentConfig, *, tuner: Any = None, assessor: Any = None,
                  port: int = 8080, host: str = "127.0.0.1", url_prefix: str = "", debug: bool = False,
-                 console_log: bool = False, token: str | None = None, mode: str = "create") -> None:
+                 console_log: bool = False, token: str | None = None, mode: str = "create",
+                 lock: ExperimentLock | None = None, nonce: str | None = None) -> None:
         self.experiment_id = experiment_id
         self.mode = mode
         """'create', 'resume' (continue the stored experiment) or 'view' (serve it read-only)."""
@@ -116,6 +138,10 @@ class ExperimentRunner:
         self.host = host
         self.url_prefix = url_prefix
         self.token = token or secrets.token_urlsafe(18)
+        self.nonce = nonce or secrets.token_hex(8)
+        """Random per start; check-status shows it, so a launcher knows the answer is its manager's."""
+        self.lock = lock
+        """The experiment's lock, held while this runner runs (taken by ``start_in_thread`` if not given)."""
         self.experiment_dir = experiment_dir_of(config, experiment_id)
         self._live_tuner = tuner
         self._live_assessor = assessor
@@ -173,10 +199,14 @@ class ExperimentRunner:
     def start_in_thread(self) -> None:
         """Start the manager in a daemon thread of this process and wait until it runs."""
         sock = bind_port(self.host, self.port)
+        self.port = sock.getsockname()[1]
         try:
+            if self.lock is None:
+                self.lock = ExperimentLock.acquire(self.experiment_id, self.experiment_dir, self.mode)
             self.prepare()
         except BaseException:
             sock.close()
+            self._release_lock()
             raise
         self._handlers = _setup_logging(self.experiment_dir / "log", self._debug, self.config.log_level,
                                         self._console_log)
@@ -189,6 +219,7 @@ class ExperimentRunner:
 
     def run_in_foreground(self, sock: socket.socket) -> None:
         """Run as the main loop of this process (the detached manager); returns once stopped."""
+        self.port = sock.getsockname()[1]
         self._handlers = _setup_logging(self.experiment_dir / "log", self._debug, self.config.log_level,
                                         self._console_log)
         self._thread_main(sock)
@@ -202,6 +233,8 @@ class ExperimentRunner:
             with contextlib.suppress(Exception):
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
+            # Everything is written: another manager may take the experiment now.
+            self._release_lock()
             self.done.set()
             self._ready.set()
 
@@ -210,6 +243,7 @@ class ExperimentRunner:
         engine = self.engine
         self._stop_requested = asyncio.Event()
         app = create_app(engine, self.token, self.host, self.url_prefix, request_stop=self._request_stop_async)
+        app.state.manager_identity = {"experimentId": self.experiment_id, "nonce": self.nonce}
         # the live-update stream keeps connections open: cut them shortly after a stop
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
@@ -268,6 +302,11 @@ class ExperimentRunner:
             logging.getLogger("nni").removeHandler(handler)
             handler.close()
         self._handlers = []
+
+    def _release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def wait_finished(self, timeout: float | None = None) -> bool:
         """Block until the experiment is DONE, STOPPED or in ERROR (or the manager ended)."""

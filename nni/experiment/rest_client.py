@@ -18,6 +18,8 @@ class RestError(RuntimeError):
 
 class RestClient:
     def __init__(self, port: int, host: str = "127.0.0.1", url_prefix: str = "", token: str | None = None) -> None:
+        self.port = port
+        self.host = host
         prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
         self.base = f"http://{host}:{port}{prefix}/api/v1/nni"
         self.token = token

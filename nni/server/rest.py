@@ -34,7 +34,8 @@ async def version(request: Request) -> Response:
 
 async def check_status(request: Request) -> Response:
     engine = _engine(request)
-    return JSONResponse({"status": engine.status.value, "errors": [engine.error] if engine.error else []})
+    return JSONResponse({"status": engine.status.value, "errors": [engine.error] if engine.error else [],
+                         **getattr(request.app.state, "manager_identity", {})})
 
 
 def _profile(request: Request) -> dict[str, Any]:

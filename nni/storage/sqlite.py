@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ..engine.records import MetricRecord, Trial, TrialStatus
+from ..errors import StorageError
 from .base import Storage
 
 __all__ = ["SqliteStorage", "DB_FILE"]
@@ -45,28 +48,67 @@ class SqliteStorage(Storage):
     def __init__(self, db_dir: Path, read_only: bool = False) -> None:
         db_dir = Path(db_dir)
         self.path = db_dir / DB_FILE
-        if read_only:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-        else:
+        self._lock = threading.Lock()
+        if not read_only:
             db_dir.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        with self._errors():
+            if read_only:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._open(read_only)
+        except StorageError:
+            self._conn.close()
+            raise
+
+    def _open(self, read_only: bool) -> None:
+        """Check the file is this package's database (or a new one), then set it up for writing."""
+        with self._errors():
+            tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if (tables or read_only) and "profile" not in tables:
+                found = ", ".join(sorted(tables)) or "no tables"
+                raise StorageError(f"{self.path}: not an NNI experiment database (it holds {found})")
+            if read_only:
+                return
             self._conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode survives a crash of the process (what we guard against) and
             # loses at most the last transactions on power loss, at a fraction of FULL's cost.
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's errors (a corrupted file, a foreign one, no access) into a StorageError naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"{self.path}: cannot use the experiment database: {error}") from error
+
+    @contextlib.contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """Rows this package did not write (a foreign or tampered database) as a StorageError."""
+        try:
+            yield
+        except (ValueError, TypeError, KeyError) as error:
+            raise StorageError(f"{self.path}: not an NNI experiment database: unreadable row ({error})") from error
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
+        with self._lock, self._errors():
             return self._conn.execute(sql, args)
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of a query: SQLite may find a damaged page only while stepping through them."""
+        with self._lock, self._errors():
+            return self._conn.execute(sql, args).fetchall()
 
     def save_profile(self, profile: dict[str, Any]) -> None:
         self._execute("INSERT OR REPLACE INTO profile (id, data) VALUES (1, ?)", (_dumps(profile),))
 
     def load_profile(self) -> dict[str, Any] | None:
-        row = self._execute("SELECT data FROM profile WHERE id = 1").fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._query("SELECT data FROM profile WHERE id = 1")
+        with self._decoding():
+            return json.loads(rows[0][0]) if rows else None
 
     def append_experiment_event(self, kind: str, data: dict[str, Any]) -> None:
         self._execute("INSERT INTO experiment_events (timestamp, kind, data) VALUES (?, ?, ?)",
@@ -74,9 +116,10 @@ class SqliteStorage(Storage):
 
     def experiment_events(self, kind: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, timestamp, kind, data FROM experiment_events"
-        rows = self._execute(sql + " WHERE kind = ? ORDER BY seq" if kind else sql + " ORDER BY seq",
-                             (kind,) if kind else ()).fetchall()
-        return [{"seq": s, "timestamp": t, "kind": k, "data": json.loads(d)} for s, t, k, d in rows]
+        rows = self._query(sql + " WHERE kind = ? ORDER BY seq" if kind else sql + " ORDER BY seq",
+                           (kind,) if kind else ())
+        with self._decoding():
+            return [{"seq": s, "timestamp": t, "kind": k, "data": json.loads(d)} for s, t, k, d in rows]
 
     def append_trial_event(self, trial: Trial, kind: str, fields: dict[str, Any]) -> None:
         data = {k: (list(v) if k in _TUPLE_FIELDS else v.value if isinstance(v, TrialStatus) else v)
@@ -93,9 +136,16 @@ class SqliteStorage(Storage):
         return cursor.rowcount == 1
 
     def load_trials(self) -> list[Trial]:
+        events = self._query("SELECT trial_id, kind, data FROM trial_events ORDER BY seq")
+        metrics = self._query(
+            "SELECT trial_id, parameter_id, type, sequence, timestamp, data FROM metrics ORDER BY seq")
+        with self._decoding():
+            return self._replay(events, metrics)
+
+    @staticmethod
+    def _replay(events: list[Any], metrics: list[Any]) -> list[Trial]:
         trials: dict[str, Trial] = {}
-        for trial_id, _kind, data in self._execute(
-                "SELECT trial_id, kind, data FROM trial_events ORDER BY seq").fetchall():
+        for trial_id, _kind, data in events:
             fields = json.loads(data)
             if "status" in fields:
                 fields["status"] = TrialStatus(fields["status"])
@@ -107,8 +157,7 @@ class SqliteStorage(Storage):
             else:
                 for key, value in fields.items():
                     setattr(trial, key, value)
-        for trial_id, parameter_id, kind, sequence, timestamp, data in self._execute(
-                "SELECT trial_id, parameter_id, type, sequence, timestamp, data FROM metrics ORDER BY seq").fetchall():
+        for trial_id, parameter_id, kind, sequence, timestamp, data in metrics:
             trial = trials.get(trial_id)
             if trial is None:
                 continue

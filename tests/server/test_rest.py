@@ -34,7 +34,8 @@ def running(finished_experiment):
 def test_read_routes_have_nni_shapes(running):
     experiment, port, _ = running
     assert _call(port, "GET", "/version")[1]
-    assert _call(port, "GET", "/check-status")[1] == {"status": "DONE", "errors": []}
+    status = _call(port, "GET", "/check-status")[1]
+    assert status == {"status": "DONE", "errors": [], "experimentId": experiment.id, "nonce": experiment._runner.nonce}
     profile = _call(port, "GET", "/experiment")[1]
     assert {"id", "execDuration", "logDir", "params", "startTime", "endTime", "nextSequenceId"} <= set(profile)
     trials = _call(port, "GET", "/trial-jobs")[1]

@@ -9,17 +9,11 @@ import string
 import subprocess
 from pathlib import Path
 
+from ...engine.view import load_stored_profile
 from ...errors import ConfigError
 from ...experiment.config import ExperimentConfig
-from ...experiment.detach import (
-    manager_alive,
-    spawn_manager,
-    start_manager,
-    stop_experiment,
-    wait_until_serving,
-)
-from ...experiment.launcher import bind_port, experiment_dir_of, find_experiment_dir
-from ...experiment.rest_client import RestClient
+from ...experiment.detach import manager_alive, spawn_manager, start_manager, stop_experiment
+from ...experiment.launcher import experiment_dir_of, find_experiment_dir
 from ...storage.manifest import read_manifest
 from .common import console, effective_status, entry_of, fail, running_ids
 
@@ -36,13 +30,6 @@ def _new_id(config: ExperimentConfig) -> str:
             return candidate
 
 
-def _check_port(host: str, port: int) -> None:
-    try:
-        bind_port(host, port).close()
-    except RuntimeError as error:
-        fail(str(error).replace("experiment.run(", "--port ").replace(")", "", 1))
-
-
 def _url(host: str, port: int, url_prefix: str, token: str | None) -> str:
     shown = "localhost" if host in ("127.0.0.1", "localhost", "::1") else host
     prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
@@ -53,30 +40,29 @@ def _launch(experiment_id: str, config: ExperimentConfig | None, args: argparse.
             experiment_dir: Path) -> int:
     host = "127.0.0.1"
     url_prefix = getattr(args, "url_prefix", None) or ""
-    _check_port(host, args.port)
     if getattr(args, "foreground", False):
-        process, token = spawn_manager(experiment_id, config, args.port, host, url_prefix, args.debug, mode,
-                                       experiment_dir, foreground=True)
         try:
-            wait_until_serving(process, RestClient(args.port, host, url_prefix, token),
-                               experiment_dir / "log" / "manager-output.log")
-            _announce(experiment_id, mode, _url(host, args.port, url_prefix, token))
-            return process.wait()
-        except KeyboardInterrupt:
-            # A terminal's Ctrl-C reaches the manager too; a signal sent to nnictl alone is passed on.
-            process.send_signal(signal.SIGINT)
-            try:
-                return process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                return 1
+            manager = spawn_manager(experiment_id, config, args.port, host, url_prefix, args.debug, mode,
+                                    experiment_dir, foreground=True)
+            manager.wait_until_serving()
         except RuntimeError as error:
             fail(str(error))
+        _announce(experiment_id, mode, _url(host, manager.port, url_prefix, manager.token))
+        try:
+            return manager.process.wait()
+        except KeyboardInterrupt:
+            # A terminal's Ctrl-C reaches the manager too; a signal sent to nnictl alone is passed on.
+            manager.process.send_signal(signal.SIGINT)
+            try:
+                return manager.process.wait(60)
+            except subprocess.TimeoutExpired:
+                manager.process.kill()
+                return 1
     try:
         client = start_manager(experiment_id, config, args.port, host, url_prefix, args.debug, mode, experiment_dir)
     except RuntimeError as error:
         fail(str(error))
-    _announce(experiment_id, mode, _url(host, args.port, url_prefix, client.token))
+    _announce(experiment_id, mode, _url(host, client.port, url_prefix, client.token))
     return 0
 
 
@@ -105,23 +91,29 @@ def create(args: argparse.Namespace) -> int:
 
 def _stored_dir(experiment_id: str, given: str | None) -> Path:
     directory = Path(given).expanduser().resolve() / experiment_id if given else find_experiment_dir(experiment_id)
-    if not (directory / "db").is_dir():
+    # Reading the profile here reports a corrupted or foreign database before anything starts.
+    if not (directory / "db").is_dir() or load_stored_profile(directory) is None:
         fail(f"experiment {experiment_id} not found: no database in {directory / 'db'}"
              + ("" if given else " (give --experiment_dir when it lives elsewhere)"))
     return directory
 
 
+def _where(experiment_id: str) -> str:
+    entry = read_manifest().get(experiment_id, {})
+    return f"pid {entry.get('pid')}, port {entry.get('port')}"
+
+
 def resume(args: argparse.Namespace) -> int:
     directory = _stored_dir(args.id, args.experiment_dir)
     if manager_alive(args.id):
-        fail(f"experiment {args.id} is already running on port {read_manifest()[args.id].get('port')}")
+        fail(f"experiment {args.id} is already running ({_where(args.id)}); stop it first: nnictl stop {args.id}")
     return _launch(args.id, None, args, "resume", directory)
 
 
 def view(args: argparse.Namespace) -> int:
     directory = _stored_dir(args.id, args.experiment_dir)
     if manager_alive(args.id):
-        fail(f"experiment {args.id} is running on port {read_manifest()[args.id].get('port')}; "
+        fail(f"experiment {args.id} is running ({_where(args.id)}); "
              "view opens stopped experiments (stop it first, or open its web portal)")
     return _launch(args.id, None, args, "view", directory)
 
@@ -147,5 +139,5 @@ def stop(args: argparse.Namespace) -> int:
         console.print("No experiment to stop.")
     for experiment_id in ids:
         what = stop_experiment(experiment_id)
-        console.print(f"Experiment {experiment_id} {what}.")
+        console.print(f"Experiment {experiment_id} {what}.", soft_wrap=True)
     return 0

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 
 from ... import __version__
+from ...errors import ConfigError, ExperimentInUseError, StorageError
+from ...experiment.launcher import check_port
 from . import commands, launch
 from .common import CliError, err_console
 
@@ -33,6 +35,15 @@ def _group(subparsers: argparse._SubParsersAction, name: str, help_text: str) ->
     return parser.add_subparsers(title="commands", metavar="COMMAND")
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 for any free port."""
+    try:
+        return check_port(int(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535 (0: any free port), got {text!r}") \
+            from None
+
+
 def _head_tail(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", type=int, help="only the first N")
     parser.add_argument("--tail", type=int, help="only the last N")
@@ -46,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _sub(sub, "create", launch.create, "create an experiment from a YAML config and start it")
     p.add_argument("--config", "-c", required=True, help="the experiment's YAML config (v2, or legacy v1)")
-    p.add_argument("--port", "-p", type=int, default=8080, help="port of the web portal and REST API (8080)")
+    p.add_argument("--port", "-p", type=_port, default=8080, help="port of the web portal and REST API (8080; 0: any free port)")
     p.add_argument("--debug", "-d", action="store_true", help="log at debug level")
     p.add_argument("--url_prefix", "-u", help="serve under this path prefix")
     p.add_argument("--foreground", "-f", action="store_true", help="run in this shell, logging to the console")
@@ -56,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("view", launch.view, "open a stopped experiment read-only")):
         p = _sub(sub, name, handler, text)
         _id(p, required=True)
-        p.add_argument("--port", "-p", type=int, default=8080, help="port of the web portal and REST API (8080)")
+        p.add_argument("--port", "-p", type=_port, default=8080, help="port of the web portal and REST API (8080; 0: any free port)")
         p.add_argument("--experiment_dir", "-e", help="the folder holding the experiment's folder, "
                                                       "when it is not in ~/nni-experiments/.experiment")
         p.add_argument("--debug", "-d", action="store_true", help="log at debug level")
@@ -65,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _sub(sub, "stop", launch.stop, "stop an experiment (its manager and every trial)")
     _id(p)
-    p.add_argument("--port", "-p", type=int, help="stop the experiment on this port")
+    p.add_argument("--port", "-p", type=_port, help="stop the experiment on this port")
     p.add_argument("--all", "-a", action="store_true", help="stop every experiment")
 
     group = _group(sub, "update", "change a running experiment")
@@ -147,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code = args.handler(args)
-    except CliError as error:
+    except (CliError, StorageError, ExperimentInUseError) as error:
         err_console.print(f"Error: {error}", markup=False)
         return 1
     except KeyboardInterrupt:
