@@ -135,7 +135,6 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
     if experiment_dir is None:
         assert config is not None
         experiment_dir = experiment_dir_of(config, experiment_id)
-    make_private_dir(experiment_dir)
     sock = bind_port(host, port, wait=_PORT_WAIT)
     try:
         lock = ExperimentLock.acquire(experiment_id, experiment_dir, mode, launching=True)
@@ -153,6 +152,7 @@ def spawn_manager(experiment_id: str, config: ExperimentConfig | None, port: int
 def _spawn(experiment_id: str, config: ExperimentConfig | None, sock: socket.socket, lock: ExperimentLock,
            host: str, url_prefix: str, debug: bool, mode: str, experiment_dir: Path,
            foreground: bool) -> ManagerProcess:
+    make_private_dir(experiment_dir)
     if mode in ("resume", "view") and manager_alive(experiment_id):
         # A manager started before managers took the lock.
         entry = read_manifest().get(experiment_id, {})
