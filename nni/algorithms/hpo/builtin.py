@@ -39,7 +39,6 @@ _HPO = "nni.algorithms.hpo"
 
 BUILTIN_ALGORITHMS: dict[str, AlgorithmInfo] = {info.name.lower(): info for info in [
     AlgorithmInfo("TPE", "tuner", f"{_HPO}.tpe_tuner", "TpeTuner"),
-    AlgorithmInfo("TPE_legacy", "tuner", f"{_HPO}.hyperopt_tuner", "HyperoptTuner", (("algorithm_name", "tpe"),)),
     AlgorithmInfo("Random", "tuner", f"{_HPO}.random_tuner", "RandomTuner"),
     AlgorithmInfo("Anneal", "tuner", f"{_HPO}.hyperopt_tuner", "HyperoptTuner", (("algorithm_name", "anneal"),)),
     AlgorithmInfo("Evolution", "tuner", f"{_HPO}.evolution_tuner", "EvolutionTuner"),
@@ -52,6 +51,7 @@ BUILTIN_ALGORITHMS: dict[str, AlgorithmInfo] = {info.name.lower(): info for info
     AlgorithmInfo("DNGO", "tuner", f"{_HPO}.dngo_tuner", "DNGOTuner", alias="DNGOTuner"),
     AlgorithmInfo("Hyperband", "tuner", f"{_HPO}.hyperband_advisor", "Hyperband"),
     AlgorithmInfo("BOHB", "tuner", f"{_HPO}.bohb_advisor", "BOHB"),
+    AlgorithmInfo("TPE_legacy", "tuner", f"{_HPO}.hyperopt_tuner", "HyperoptTuner", (("algorithm_name", "tpe"),)),
     AlgorithmInfo("Medianstop", "assessor", f"{_HPO}.medianstop_assessor", "MedianstopAssessor"),
     AlgorithmInfo("Curvefitting", "assessor", f"{_HPO}.curvefitting_assessor", "CurvefittingAssessor"),
 ]}
