@@ -98,9 +98,12 @@ get_next_parameters = get_next_parameter
 def get_current_parameter(tag: str | None = None) -> Any:
     """The parameters last returned by get_next_parameter, or one value of them by ``tag``."""
     ctx = _ctx()
-    if ctx.record is None:
+    if ctx.standalone:
+        params: dict[str, Any] = {}  # what get_next_parameter() gives without an experiment
+    elif ctx.record is None:
         return None
-    params = ctx.record["parameters"]
+    else:
+        params = ctx.record["parameters"]
     return params if tag is None else params[tag]
 
 

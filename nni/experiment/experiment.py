@@ -295,11 +295,34 @@ class Experiment:
 
     def run_or_resume(self, port: int = 8080, wait_completion: bool = True, debug: bool = False) -> bool | None:
         """Resume the experiment ``self.id`` when it exists on disk, else create and run it."""
-        from ..engine.view import load_stored_profile
-
-        if load_stored_profile(self._stored_dir()) is not None:
+        if self.has_checkpoint():
             return _instance_resume(self, port, wait_completion, debug)
         return self.run(port, wait_completion, debug)
+
+    def has_checkpoint(self) -> bool:
+        """True when experiment ``self.id`` is recorded on disk, so it can be resumed or viewed."""
+        from ..engine.view import load_stored_profile
+
+        return load_stored_profile(self._stored_dir()) is not None
+
+    def load_checkpoint(self) -> None:
+        """Load the config experiment ``self.id`` was run with.
+
+        As in NNI, a config already set on this object is kept (a difference is only logged); a
+        stored experiment that is not on disk is a ``ConfigError``.
+        """
+        from .launcher import load_stored_config
+
+        stored = load_stored_config(self.id, self._stored_dir())
+        current = None if self.config is None else self.config.model_dump()
+        if current is None or current == ExperimentConfig().model_dump():  # nothing set yet
+            self.config = stored
+        elif current != stored.model_dump():
+            _logger.warning("Experiment %s: the stored config differs from the current one; the current "
+                            "config is kept.", self.id)
+
+    def save_checkpoint(self) -> None:
+        """Nothing to do: the engine writes the experiment's state to its database as it runs."""
 
     # -- queries ----------------------------------------------------------------------------------
 

@@ -96,6 +96,8 @@ class ParameterSpec:
             return list(self.values)
         if self.integer:
             return list(range(int(self.low), int(self.high)))
+        if self.bounded and self.low == self.high:  # a degenerate range, as NNI allows: one constant
+            return [self.from_unit(0.0)]
         if self.q is not None and self.clip is not None:
             lo, hi = self.clip
             values = sorted({self.quantize(k * self.q) for k in range(round(lo / self.q), round(hi / self.q) + 1)})
@@ -148,6 +150,8 @@ class ParameterSpec:
             from scipy.special import ndtr
 
             return float(ndtr((x - self.mu) / self.sigma))
+        if self.high == self.low:
+            return 0.0
         return min(max((x - self.low) / (self.high - self.low), 0.0), 1.0)
 
     def option_value(self, index: int) -> Any:

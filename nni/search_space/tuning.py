@@ -75,6 +75,9 @@ class SearchSpaceTuner(Tuner):
     suggestion = "TPE or Random"
     max_retries = 16
     """How many fresh proposals :meth:`_suggest` may make before falling back to a random unseen one."""
+    ends_when_exhausted = True
+    """NNI's rule: GridSearch, Random and TPE end on a used-up finite space; the others (Evolution,
+    the hyperopt ones) keep proposing, repeats allowed, until the trial budget ends."""
     exhaustive = False
     """True for tuners that walk the space in order (grid): retries are unlimited and
     :meth:`_suggest` returning None means the space is exhausted."""
@@ -113,6 +116,23 @@ class SearchSpaceTuner(Tuner):
         self._on_space_updated()
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
+        try:
+            params = self._unseen_parameters(parameter_id)
+        except NoMoreTrialError:
+            if self.ends_when_exhausted:
+                raise
+            assert self.space is not None
+            params = self._suggest(parameter_id) or self.space.sample(self.rng)  # a repeat
+        assert self.history is not None
+        self.history.add(params)
+        self._seen.append(params)
+        self.running[parameter_id] = params
+        self.proposed += 1
+        self._on_proposed(parameter_id, params)
+        return params
+
+    def _unseen_parameters(self, parameter_id: int) -> dict[str, Any]:
+        """A configuration not proposed before; NoMoreTrialError when there is none."""
         space, history = self._require_space()
         if history.exhausted:
             raise NoMoreTrialError(f"{self.algorithm_name}: all {space.size} configurations of the search "
@@ -133,11 +153,6 @@ class SearchSpaceTuner(Tuner):
             params = history.random_unseen(self.rng) if space.is_finite else self._fresh_random(history)
             if params is None:
                 raise NoMoreTrialError(f"{self.algorithm_name}: the search space is exhausted")
-        history.add(params)
-        self._seen.append(params)
-        self.running[parameter_id] = params
-        self.proposed += 1
-        self._on_proposed(parameter_id, params)
         return params
 
     def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any,

@@ -56,9 +56,11 @@ def _check_entry(path: str, spec: Any) -> None:
     if kind in ("normal", "qnormal", "lognormal", "qlognormal"):
         if value[1] <= 0:
             raise SearchSpaceError(f"search space '{path}': {kind} needs sigma > 0, got {value[1]!r}")
-    elif value[0] >= value[1]:
-        bound = "lower < upper" if kind == "randint" else "low < high"
-        raise SearchSpaceError(f"search space '{path}': {kind} needs {bound}, got {list(value)!r}")
+    elif kind == "randint" and value[0] >= value[1]:
+        raise SearchSpaceError(f"search space '{path}': randint needs lower < upper (upper is excluded), "
+                               f"got {list(value)!r}")
+    elif value[0] > value[1]:  # low == high is NNI's degenerate range: that constant
+        raise SearchSpaceError(f"search space '{path}': {kind} needs low <= high, got {list(value)!r}")
     if kind == "randint" and (int(value[0]) != value[0] or int(value[1]) != value[1]):
         raise SearchSpaceError(f"search space '{path}': randint bounds must be integers, got {list(value)!r}")
     if kind in ("loguniform", "qloguniform") and value[0] <= 0:

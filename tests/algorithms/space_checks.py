@@ -74,3 +74,19 @@ def numeric_sum(params: Any) -> float:
     if isinstance(params, (int, float)) and not isinstance(params, bool):
         return float(params)
     return 0.0
+
+
+def check_exhausted(tuner: Any, parameter_id: int, seen: list[Any]) -> None:
+    """NNI's exhaustion rule: GridSearch, Batch, Random and TPE end with NoMoreTrialError on a
+    used-up finite space; every other tuner keeps proposing, repeating an earlier configuration."""
+    import pytest
+
+    from nni.errors import NoMoreTrialError
+    from nni.search_space import config_key
+
+    if getattr(tuner, "ends_when_exhausted", True):
+        with pytest.raises(NoMoreTrialError):
+            tuner.generate_parameters(parameter_id)
+    else:
+        keys = {p if isinstance(p, str) else config_key(p) for p in seen}  # configurations or their keys
+        assert config_key(tuner.generate_parameters(parameter_id)) in keys

@@ -8,7 +8,6 @@ import sys
 import pytest
 
 from nni.algorithms.hpo.builtin import create_algorithm
-from nni.errors import NoMoreTrialError
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 SPACE = {
@@ -61,9 +60,9 @@ def test_defaults_exhaustion_and_import() -> None:
     tuner.import_data([{"parameter": {"c": 1}, "value": 1.0}, {"junk": 0}])
     tuner.update_search_space({"c": {"_type": "choice", "_value": [1, 2, 3]}})
     seen = [1]
-    with pytest.raises(NoMoreTrialError):
-        for pid in range(5):
-            params = tuner.generate_parameters(pid)
-            seen.append(params["c"])
-            tuner.receive_trial_result(pid, params, params["c"])
-    assert sorted(seen) == [1, 2, 3]
+    for pid in range(5):
+        params = tuner.generate_parameters(pid)
+        seen.append(params["c"])
+        tuner.receive_trial_result(pid, params, params["c"])
+    # every configuration first, then repeats (NNI's DNGO never ends an experiment)
+    assert sorted(seen[:3]) == [1, 2, 3] and len(seen) == 6

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from nni.algorithms.hpo.builtin import create_algorithm
-from nni.errors import NoMoreTrialError, SearchSpaceError
+from nni.errors import SearchSpaceError
 
 HAVE_SMAC = importlib.util.find_spec("smac") is not None
 SPACE = {
@@ -60,9 +60,9 @@ def test_smac_refusals_and_exhaustion() -> None:
     tuner = SMACTuner(seed=1)
     tuner.update_search_space({"c": {"_type": "choice", "_value": [1, 2, 3]}})
     seen = []
-    with pytest.raises(NoMoreTrialError):
-        for pid in range(10):
-            params = tuner.generate_parameters(pid)
-            seen.append(params["c"])
-            tuner.receive_trial_result(pid, params, params["c"])
-    assert sorted(seen) == [1, 2, 3]
+    for pid in range(6):
+        params = tuner.generate_parameters(pid)
+        seen.append(params["c"])
+        tuner.receive_trial_result(pid, params, params["c"])
+    # every configuration first, then repeats (NNI's SMAC never ends an experiment)
+    assert sorted(seen[:3]) == [1, 2, 3] and set(seen[3:]) <= {1, 2, 3}

@@ -10,7 +10,7 @@ from nni.errors import ConfigError, SearchSpaceError
 from nni.experiment import Experiment, ExperimentConfig
 
 BAD_SPACES = [
-    ({"lr": {"_type": "uniform", "_value": [1, 0]}}, "lr", "low < high"),
+    ({"lr": {"_type": "uniform", "_value": [1, 0]}}, "lr", "low <= high"),
     ({"lr": {"_type": "uniform", "_value": [0]}}, "lr", "takes 2 values"),
     ({"lr": {"_type": "quniform", "_value": [0, 1]}}, "lr", "takes 3 values"),
     ({"lr": {"_type": "quniform", "_value": [0, 1, 0]}}, "lr", "q > 0"),
@@ -26,7 +26,7 @@ BAD_SPACES = [
     ({"c": {"_type": "choices", "_value": [1]}}, "c", "unknown _type"),
     ({"c": {"_type": "choice", "_value": [{"kernel": {"_type": "choice", "_value": [3]}}]}}, "c[0]", "_name"),
     ({"c": {"_type": "choice", "_value": [{"_name": "a", "k": {"_type": "uniform", "_value": [2, 1]}}]}},
-     "c[0].k", "low < high"),
+     "c[0].k", "low <= high"),
     ({"c": {"_value": [1]}}, "c", "_type"),
     ({"c": {"_type": "uniform", "_value": ["a", "b"]}}, "c", "finite numbers"),
 ]

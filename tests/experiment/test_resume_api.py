@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nni.errors import ConfigError
 from nni.experiment import Experiment, ExperimentConfig
 from nni.experiment.rest_client import RestError
 from nni.storage.manifest import read_manifest
@@ -79,8 +80,21 @@ def test_resume_forms_continue_the_stored_experiment(tmp_path: Path, free_port: 
 
 def test_run_or_resume_creates_a_new_experiment(tmp_path: Path, free_port: int) -> None:
     experiment = Experiment(_config(tmp_path, 2), id="pyfresh")
+    assert not experiment.has_checkpoint()
     assert experiment.run_or_resume(free_port) is True
     experiment.stop()
+    experiment.save_checkpoint()  # NNI's no-op for HPO: the database is already up to date
+    assert experiment.has_checkpoint()
+
+    # NNI 3.0's load_checkpoint: an empty experiment takes the stored config; a set one keeps its own.
+    loaded = Experiment(None, id="pyfresh")
+    loaded.load_checkpoint()
+    assert loaded.config.max_trial_number == 2 and loaded.config.trial_concurrency == 2
+    own = Experiment(_config(tmp_path, 7), id="pyfresh")
+    own.load_checkpoint()
+    assert own.config.max_trial_number == 7
+    with pytest.raises(ConfigError, match="nosuchexp"):
+        Experiment(None, id="nosuchexp").load_checkpoint()
     viewed = Experiment.view("pyfresh", free_port, non_blocking=True)
     try:
         assert len(viewed.list_trial_jobs()) == 2 and viewed.get_status() == "VIEWED"

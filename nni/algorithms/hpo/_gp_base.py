@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import NoMoreTrialError
 from ...search_space import ConfigHistory, SearchSpace, parse_search_space
 from ...tuner import Tuner
 from ...typehint import Parameters, TrialMetric
@@ -127,14 +126,15 @@ class GPTunerBase(Tuner):
         return None
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
-        """A new, not yet seen configuration; NoMoreTrialError once a finite space is used up."""
+        """A new, not yet seen configuration; once a finite space is used up, the model's best again.
+
+        As in NNI, only GridSearch, Batch, Random and TPE end an experiment on an exhausted space.
+        """
         space, optimizer, history = self._require_space()
         repeat = self._repeat()
         if repeat is not None:
             self._remember_pending(parameter_id, repeat)
             return repeat
-        if history.exhausted:
-            raise NoMoreTrialError(f"{self.algorithm_name}: every configuration of the search space was tried")
         pending = list(self._pending.values())
         finite = [i for i, loss in enumerate(optimizer.losses) if math.isfinite(loss)]
         if len(finite) < self.cold_start_num or len({optimizer.losses[i] for i in finite}) < 2:
@@ -147,8 +147,8 @@ class GPTunerBase(Tuner):
                 break
         else:
             params = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
-            if params is None:
-                raise NoMoreTrialError(f"{self.algorithm_name}: every configuration of the search space was tried")
+            if params is None:  # exhausted: repeat the best candidate
+                params = space.decode(candidates[0]) if len(candidates) else space.sample(self._rng)
         history.add(params)
         self._remember_pending(parameter_id, params)
         return params

@@ -9,7 +9,9 @@ with inactive ones. No ConfigSpace dependency.
 from __future__ import annotations
 
 import math
+import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,50 @@ from ...search_space import SearchSpace
 from ...typehint import Parameters
 from .hyperband_advisor import _EPSILON, SuccessiveHalvingTuner
 
-__all__ = ["BOHB", "BOHBModel"]
+__all__ = ["BOHB", "BOHBModel", "read_pcs"]
+
+_PCS_LINE = re.compile(r"^(?P<name>\S+)\s+(?P<kind>real|integer|categorical|ordinal)\s*"
+                       r"(?P<open>[\[{])(?P<values>[^\]}]*)[\]}]\s*(?:\[[^\]]*\])?\s*(?P<log>log)?\s*$")
+
+
+def _pcs_value(text: str) -> Any:
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_pcs(path: Path) -> dict[str, Any]:
+    """An NNI search space from a ConfigSpace PCS file (what NNI's BOHB ``config_space`` names).
+
+    Parameter lines only (``real``/``integer`` ranges with an optional ``log``, ``categorical``
+    and ``ordinal`` sets); conditions and forbidden clauses are refused, naming the line.
+    """
+    space: dict[str, Any] = {}
+    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PCS_LINE.match(line)
+        if match is None:
+            raise ValueError(f"BOHB: config_space {path} line {number}: only parameter lines are supported "
+                             f"(real, integer, categorical, ordinal), got {raw.strip()!r}")
+        values = [_pcs_value(v) for v in match["values"].split(",")]
+        kind, log = match["kind"], bool(match["log"])
+        if kind in ("categorical", "ordinal"):
+            space[match["name"]] = {"_type": "choice", "_value": values}
+        elif len(values) != 2 or not all(isinstance(v, (int, float)) for v in values):
+            raise ValueError(f"BOHB: config_space {path} line {number}: a {kind} range needs [low, high]")
+        elif kind == "real":
+            space[match["name"]] = {"_type": "loguniform" if log else "uniform", "_value": values}
+        elif log:  # an integer on a log scale: whole numbers drawn log-uniformly
+            space[match["name"]] = {"_type": "qloguniform", "_value": [*values, 1]}
+        else:
+            space[match["name"]] = {"_type": "randint", "_value": [values[0], values[1] + 1]}
+    return space
 
 _MISMATCH = 1e-3
 """Kernel value when one of two points has a conditional column inactive and the other active."""
@@ -127,6 +172,7 @@ class BOHB(SuccessiveHalvingTuner):
     the model is used; ``top_n_percent`` of them are "good"; ``num_samples`` draws from the
     widened (``bandwidth_factor``) good density are ranked by density ratio; ``random_fraction``
     of configurations are purely random; ``min_bandwidth`` keeps the densities from collapsing.
+    ``config_space``: a ConfigSpace PCS file used instead of the experiment's search space.
     One bracket runs at a time, as in NNI. ``seed`` (an addition) makes runs repeatable.
     """
 
@@ -135,7 +181,7 @@ class BOHB(SuccessiveHalvingTuner):
     def __init__(self, optimize_mode: str = "maximize", min_budget: float = 1, max_budget: float = 3, eta: int = 3,
                  min_points_in_model: int | None = None, top_n_percent: int = 15, num_samples: int = 64,
                  random_fraction: float = 1 / 3, bandwidth_factor: float = 3, min_bandwidth: float = 1e-3,
-                 seed: int | None = None) -> None:
+                 config_space: str | None = None, seed: int | None = None) -> None:
         for name, value in (("min_budget", min_budget), ("max_budget", max_budget)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"BOHB: {name} must be a number > 0, got {value!r}")
@@ -155,6 +201,10 @@ class BOHB(SuccessiveHalvingTuner):
         for name, value in (("bandwidth_factor", bandwidth_factor), ("min_bandwidth", min_bandwidth)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"BOHB: {name} must be a number > 0, got {value!r}")
+        if config_space is not None and not Path(config_space).expanduser().is_file():
+            raise ValueError(f"BOHB: config_space path does not exist: {config_space!r}")
+        # as in NNI, a ConfigSpace file replaces the experiment's search space
+        self.config_space = read_pcs(Path(config_space).expanduser()) if config_space is not None else None
         self.min_budget = min_budget
         self.min_points_in_model = min_points_in_model
         self.top_n_percent = top_n_percent
@@ -169,7 +219,7 @@ class BOHB(SuccessiveHalvingTuner):
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space and rebuild the model from every result that still fits it."""
-        super().update_search_space(search_space)
+        super().update_search_space(self.config_space or search_space)
         assert self.space is not None
         self.model = BOHBModel(self.space, self.min_points_in_model, self.top_n_percent, self.num_samples,
                                self.random_fraction, self.bandwidth_factor, self.min_bandwidth, self._rng)

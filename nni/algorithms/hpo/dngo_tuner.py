@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from ...errors import NoMoreTrialError
 from ...search_space import ConfigHistory, SearchSpace, parse_search_space
 from ...tuner import Tuner
 from ...typehint import Parameters, TrialMetric
@@ -230,8 +229,6 @@ class DNGOTuner(Tuner):
         """Maximise expected improvement under the DNGO model; random until enough results."""
         if self.space is None or self.history is None:
             raise RuntimeError("DNGO: update_search_space() must be called before asking")
-        if self.history.exhausted:
-            raise NoMoreTrialError("DNGO: every configuration of the search space was tried")
         ordered: list[np.ndarray] = []
         if len(self._losses) >= _COLD_START and np.ptp(self._targets()) > 0:
             x, y = self._features(np.array(self._vectors)), self._targets()
@@ -247,7 +244,7 @@ class DNGOTuner(Tuner):
             if self.history.add(params):
                 return params
         params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:
-            raise NoMoreTrialError("DNGO: every configuration of the search space was tried")
+        if params is None:  # exhausted: as NNI's DNGO, keep proposing (the model's best, a repeat)
+            params = self.space.decode(ordered[0]) if ordered else self.space.sample(self._rng)
         self.history.add(params)
         return params

@@ -26,6 +26,7 @@ class EvolutionTuner(SearchSpaceTuner):
     """``EvolutionTuner(optimize_mode='maximize', population_size=32)``; every type, nested choice."""
 
     algorithm_name = "Evolution"
+    ends_when_exhausted = False
 
     def __init__(self, optimize_mode: str = "maximize", population_size: int = 32, seed: int | None = None) -> None:
         super().__init__(optimize_mode, seed)

@@ -24,6 +24,10 @@ _CANDIDATE_BUDGET = 4096
 candidates around the best points and gradient refinement do the fine search instead."""
 
 
+_REFINE_BUDGET = 8
+"""L-BFGS-B starts per ask at most, whatever ``selection_num_starting_points`` asks for (NNI: 250)."""
+
+
 class GPTuner(GPTunerBase):
     """Gaussian-process Bayesian optimisation.
 
@@ -31,7 +35,8 @@ class GPTuner(GPTunerBase):
     UCB and ``xi`` is the improvement margin for EI/POI; ``nu`` the Matern smoothness (0.5, 1.5,
     2.5 or inf); ``alpha`` the smallest noise variance; ``cold_start_num`` space-filling points
     before the model is used; ``selection_num_warm_up`` random candidates scored per ask (capped
-    at 4096) and ``selection_num_random`` the best of them refined by gradient (at least 8).
+    at 4096); ``selection_num_starting_points`` L-BFGS-B starts per ask (capped at 8) and
+    ``selection_num_random`` the best candidates refined by gradient (at least that many).
     ``seed`` (an addition) makes runs repeatable.
     """
 
@@ -39,13 +44,14 @@ class GPTuner(GPTunerBase):
 
     def __init__(self, optimize_mode: str = "maximize", utility: str = "ei", kappa: float = 5, xi: float = 0,
                  nu: float = 2.5, alpha: float = 1e-6, cold_start_num: int = 10,
-                 selection_num_warm_up: int = 100000, selection_num_random: int = 1,
-                 seed: int | None = None) -> None:
+                 selection_num_warm_up: int = 100000, selection_num_starting_points: int = 250,
+                 selection_num_random: int = 1, seed: int | None = None) -> None:
         if utility not in ("ei", "ucb", "poi"):
             raise ValueError(f"GP: utility must be 'ei', 'ucb' or 'poi', got {utility!r}")
         if nu not in SUPPORTED_NU:
             raise ValueError(f"GP: nu must be one of 0.5, 1.5, 2.5 or inf (Matern smoothness), got {nu!r}")
         for name, value in (("selection_num_warm_up", selection_num_warm_up),
+                            ("selection_num_starting_points", selection_num_starting_points),
                             ("selection_num_random", selection_num_random)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"GP: {name} must be an integer >= 1, got {value!r}")
@@ -57,12 +63,14 @@ class GPTuner(GPTunerBase):
         self.kappa = float(kappa)
         self.xi = float(xi)
         self.selection_num_warm_up = selection_num_warm_up
+        self.selection_num_starting_points = selection_num_starting_points
         self.selection_num_random = selection_num_random
 
     def _make_optimizer(self, space: Any) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha,
                                  n_candidates=min(self.selection_num_warm_up, _CANDIDATE_BUDGET),
-                                 n_refine=max(self.selection_num_random, 8))
+                                 n_refine=max(self.selection_num_random,
+                                              min(self.selection_num_starting_points, _REFINE_BUDGET)))
 
     def _propose(self, optimizer: BayesianOptimizer, pending: list[np.ndarray]) -> list[np.ndarray]:
         optimizer.fit(pending)

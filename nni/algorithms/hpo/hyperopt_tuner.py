@@ -40,6 +40,8 @@ class HyperoptTuner(SearchSpaceTuner):
     """``HyperoptTuner(algorithm_name, optimize_mode='minimize', parallel_optimize=False,
     constant_liar_type='min')``; supports every type and nested choice."""
 
+    ends_when_exhausted = False
+
     def __init__(self, algorithm_name: str = "tpe", optimize_mode: str = "minimize", parallel_optimize: bool = False,
                  constant_liar_type: str = "min", seed: int | None = None) -> None:
         super().__init__(optimize_mode, seed)
@@ -233,6 +235,8 @@ def _hyperopt_space(space: SearchSpace, specs: list[ParameterSpec]) -> dict[str,
             node = hp.choice(label, options)
         elif spec.type == "randint":
             node = hp.randint(label, int(v[0]), int(v[1]))
+        elif spec.bounded and v[0] == v[1]:
+            continue  # a degenerate range (NNI allows it) is a constant: decoding fills it in
         elif spec.type == "uniform":
             node = hp.uniform(label, v[0], v[1])
         elif spec.type == "quniform":

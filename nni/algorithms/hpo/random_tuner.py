@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ...search_space.tuning import SearchSpaceTuner
 
 __all__ = ["RandomTuner"]
 
+_logger = logging.getLogger(__name__)
+
 
 class RandomTuner(SearchSpaceTuner):
-    """``RandomTuner(seed=None)``: every type and nested choice; never repeats a configuration.
+    """``RandomTuner(seed=None, optimize_mode=None)``: every type and nested choice; never repeats a configuration.
 
     Results are not used (random search has no model), but they are recorded so that a finite
     space is known to be exhausted and replayed configurations are not proposed again.
@@ -18,7 +21,10 @@ class RandomTuner(SearchSpaceTuner):
 
     algorithm_name = "Random"
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, optimize_mode: str | None = None) -> None:
+        # NNI accepts optimize_mode for uniformity with other tuners and ignores it
+        if optimize_mode is not None:
+            _logger.info("Random: optimize_mode %r is ignored (random search uses no results)", optimize_mode)
         super().__init__("minimize", seed)
 
     def _suggest(self, parameter_id: int) -> dict[str, Any] | None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import NoMoreTrialError
 from ...search_space import (
     ConfigHistory,
     ParameterSpec,
@@ -109,6 +108,8 @@ class SMACTuner(Tuner):
                 return config_space_module.Categorical(name, [str(low)])
             return config_space_module.Integer(name, (low, high))
         low, high = float(spec.values[0]), float(spec.values[1])
+        if low == high:  # a degenerate range (NNI allows it): ConfigSpace wants low < high
+            return config_space_module.Categorical(name, [str(low)])
         return config_space_module.Float(name, (low, high), log=spec.log)
 
     def _to_params(self, config: Any) -> Parameters:
@@ -138,20 +139,24 @@ class SMACTuner(Tuner):
                 values[name] = str(int(value)) if spec.high - spec.low == 1 else int(value)
             else:
                 low, high = float(spec.values[0]), float(spec.values[1])
-                values[name] = min(max(float(value), low), high)
+                values[name] = str(low) if low == high else min(max(float(value), low), high)
         return self._modules[0].Configuration(self._configspace, values=values)
 
     # -- asking ------------------------------------------------------------------------------------
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
-        """SMAC's next proposal not seen before; NoMoreTrialError when a finite space is used up."""
+        """SMAC's next proposal not seen before; on a used-up finite space, repeats (as NNI's SMAC)."""
         if self.space is None or self.history is None or self._facade is None:
             raise RuntimeError("SMAC: update_search_space() must be called before asking")
-        if self.history.exhausted:
-            raise NoMoreTrialError("SMAC: every configuration of the search space was tried")
         _, _, _, trial_value, _ = self._modules
         for _ in range(_RETRIES):
-            info = self._facade.ask()
+            try:
+                info = self._facade.ask()
+            except Exception as error:  # SMAC's signals that a finite space is used up (then its generator ends)
+                if not isinstance(error, StopIteration) and \
+                        type(error).__name__ != "ConfigurationSpaceExhaustedException":
+                    raise
+                break
             params = self._to_params(info.config)
             if self.history.add(params):
                 self._asked[parameter_id] = info
@@ -160,8 +165,8 @@ class SMACTuner(Tuner):
             if known is not None:
                 self._facade.tell(info, trial_value(cost=known))
         params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:
-            raise NoMoreTrialError("SMAC: every configuration of the search space was tried")
+        if params is None:  # exhausted: a repeat
+            params = self.space.sample(self._rng)
         self.history.add(params)
         self._asked[parameter_id] = params
         return params

@@ -153,7 +153,7 @@ class ExperimentConfig(ConfigBase):
         if not code_dir.is_dir():
             raise ConfigError(f"trialCodeDirectory: {code_dir} is not a folder")
         # Batch's options are whole configurations (plain dicts, no _name); BatchTuner checks its own
-        batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() == "batch"
+        batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() in ("batch", "batchtuner")
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
 

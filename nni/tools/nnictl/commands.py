@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import shutil
 import sys
@@ -16,7 +15,6 @@ from typing import Any
 import yaml
 
 from ...engine.records import metric_default
-from ...errors import ConfigError
 from ...experiment.config import parse_duration
 from ...experiment.detach import manager_alive, stop_experiment
 from ...search_space import validate_search_space
@@ -36,7 +34,7 @@ from .data import export_rows, metrics_json, profile_json, status_json, trials_j
 
 __all__ = ["update", "trial_ls", "trial_kill", "experiment_show", "experiment_status", "experiment_list",
            "experiment_delete", "experiment_import", "experiment_export", "log", "webui_url", "config_show",
-           "algo_list", "algo_show", "top"]
+           "top"]
 
 
 def _time(ms: Any) -> str:
@@ -301,52 +299,6 @@ def config_show(args: argparse.Namespace) -> int:
     experiment_id = resolve_id(args.id, need_running=False)
     params = profile_json(experiment_id).get("params", {})
     sys.stdout.write(yaml.safe_dump(params, sort_keys=False))
-    return 0
-
-
-# -- algo -------------------------------------------------------------------------------------------
-
-def algo_list(args: argparse.Namespace) -> int:
-    from ...algorithms.hpo.builtin import BUILTIN_ALGORITHMS
-
-    rows = []
-    for info in BUILTIN_ALGORITHMS.values():
-        try:
-            __import__(info.module)
-            available = "yes"
-        except ImportError as error:
-            available = f"no ({error.name or error})"
-        rows.append([info.name, info.kind, f"{info.module}.{info.class_name}", available])
-    table("Built-in algorithms", ["name", "kind", "class", "available"], rows)
-    return 0
-
-
-def algo_show(args: argparse.Namespace) -> int:
-    from ...algorithms.hpo.builtin import BUILTIN_ALGORITHMS, find_builtin
-
-    info = BUILTIN_ALGORITHMS.get(args.name.lower())
-    if info is None:
-        try:
-            find_builtin(args.name, "tuner")
-        except ConfigError as error:
-            fail(f"{error}; assessors: Medianstop, Curvefitting")
-    assert info is not None
-    console.print(f"name: {info.name}\nkind: {info.kind}\nclass: {info.module}.{info.class_name}")
-    for key, value in info.fixed_args:
-        console.print(f"implied classArgs: {key}={value!r}")
-    try:
-        module = __import__(info.module, fromlist=[info.class_name])
-        cls = getattr(module, info.class_name)
-    except (ImportError, AttributeError) as error:
-        console.print(f"not available here: {error}")
-        return 1
-    params = [p for p in inspect.signature(cls).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if params:
-        table("classArgs", ["name", "default"],
-              [[p.name, "(required)" if p.default is p.empty else repr(p.default)] for p in params])
-    doc = inspect.getdoc(cls)
-    if doc:
-        console.print(doc)
     return 0
 
 

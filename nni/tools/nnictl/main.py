@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ... import __version__
 from ...errors import ConfigError, ExperimentInUseError, StorageError
 from ...experiment.launcher import check_port
-from . import commands, launch
+from . import algo, commands, launch
 from .common import CliError, err_console
 
 __all__ = ["main", "build_parser"]
@@ -141,10 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(group, "show", commands.config_show, "print the config as YAML")
     _id(p)
 
-    group = _group(sub, "algo", "built-in algorithms")
-    _sub(group, "list", commands.algo_list, "list the built-in tuners and assessors")
-    p = _sub(group, "show", commands.algo_show, "show one algorithm and its classArgs")
+    group = _group(sub, "algo", "built-in and registered algorithms")
+    _sub(group, "list", algo.algo_list, "list the built-in and registered tuners and assessors")
+    p = _sub(group, "show", algo.algo_show, "show one algorithm and its classArgs")
     p.add_argument("name", help="algorithm name, e.g. TPE")
+    p = _sub(group, "register", algo.algo_register, "register a custom tuner or assessor by its meta file")
+    p.add_argument("--meta_path", "-m", required=True,
+                   help="YAML meta file: algoType, builtinName, className, classArgsValidator")
+    p = _sub(group, "unregister", algo.algo_unregister, "remove a registered algorithm")
+    p.add_argument("name", help="the registered builtinName")
 
     p = _sub(sub, "top", commands.top, "a live table of the experiment's trials (Ctrl-C quits)")
     _id(p)
