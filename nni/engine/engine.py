@@ -24,6 +24,7 @@ from typing import Any
 from ..assessor import AssessResult
 from ..errors import NoMoreTrialError
 from ..experiment.config import ExperimentConfig, parse_duration
+from ..metrics import metric_default, not_a_number_reason, short_repr
 from ..search_space import validate_search_space
 from ..storage.base import Storage
 from ..training_service.base import (
@@ -35,7 +36,6 @@ from ..training_service.base import (
     TrialStarted,
     TrialWaiting,
 )
-from ..metrics import metric_default, not_a_number_reason, short_repr
 from .readout import ExperimentReadout
 from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus
 
