@@ -156,6 +156,22 @@ class ExperimentConfig(ConfigBase):
         batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() in ("batch", "batchtuner")
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
+            self._check_tuner_takes_space(live_tuner)
+
+    def _check_tuner_takes_space(self, live_tuner: Any) -> None:
+        """Refuse, before anything runs, a space the tuner cannot take (Metis and a string choice, say).
+
+        Tuners that know their limits without being created say so with a ``check_search_space``
+        classmethod; a tuner without one finds out at its first ``update_search_space``.
+        """
+        check = getattr(live_tuner, "check_search_space", None)
+        algorithm = self.advisor or self.tuner
+        if live_tuner is None and isinstance(algorithm, AlgorithmConfig) and algorithm.name:
+            from ...algorithms.hpo.builtin import builtin_class
+
+            check = getattr(builtin_class(algorithm.name, "tuner"), "check_search_space", None)
+        if callable(check):
+            check(self.resolved_search_space())
 
     def resolve_paths(self, base: Path) -> None:
         """Make relative paths absolute against ``base`` (a YAML file's folder)."""
