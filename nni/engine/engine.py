@@ -24,6 +24,7 @@ from typing import Any
 from ..assessor import AssessResult
 from ..errors import NoMoreTrialError
 from ..experiment.config import ExperimentConfig, parse_duration
+from ..experiment.config.experiment_config import check_max_trial_number, check_trial_concurrency
 from ..metrics import metric_default, not_a_number_reason, short_repr
 from ..search_space import validate_search_space
 from ..storage.base import Storage
@@ -520,11 +521,11 @@ class Engine(ExperimentReadout):
         self._wake.set()
 
     async def update_trial_concurrency(self, value: int) -> None:
-        self.config.trial_concurrency = value
+        self.config.trial_concurrency = check_trial_concurrency(value)
         self._config_event("trialConcurrency", value)
 
     async def update_max_trial_number(self, value: int) -> None:
-        self.config.max_trial_number = value
+        self.config.max_trial_number = check_max_trial_number(value)
         self._config_event("maxTrialNumber", value)
         self._resume_if_done()
 

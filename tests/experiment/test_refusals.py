@@ -67,11 +67,22 @@ def test_missing_tuner():
         config.validate()
 
 
-@pytest.mark.parametrize("value", [0, -3])
-def test_trial_concurrency_must_be_positive(value):
+@pytest.mark.parametrize("value", [0, -3, 10_001, 10**9])
+def test_trial_concurrency_must_be_from_1_to_10000(value):
     experiment = Experiment("local")
-    with pytest.raises(ConfigError, match="trialConcurrency: must be a positive integer"):
+    with pytest.raises(ConfigError, match="trialConcurrency: must be an integer from 1 to 10,000"):
         experiment.config.trial_concurrency = value
+    with pytest.raises(ConfigError, match="trialConcurrency: must be an integer from 1 to 10,000"):
+        ExperimentConfig.from_dict({"trialConcurrency": value})
+
+
+@pytest.mark.parametrize("value", [0, 10_000_001, 10**400])
+def test_max_trial_number_must_be_from_1_to_ten_million(value):
+    experiment = Experiment("local")
+    with pytest.raises(ConfigError, match="maxTrialNumber: must be an integer from 1 to 10,000,000"):
+        experiment.config.max_trial_number = value
+    with pytest.raises(ConfigError, match="maxTrialNumber: must be an integer from 1 to 10,000,000"):
+        ExperimentConfig.from_dict({"maxTrialNumber": value})
 
 
 def test_trial_concurrency_required(make_experiment, free_port):
