@@ -92,6 +92,13 @@ def test_trial_concurrency_required(make_experiment, free_port):
         experiment.run(free_port)
 
 
+@pytest.mark.parametrize("value", [10**400, float("nan"), float("inf"), "9" * 400 + "s", 0, "-1h"])
+def test_an_unbounded_or_not_finite_duration_is_refused_by_key(value):
+    for key in ("maxExperimentDuration", "maxTrialDuration"):
+        with pytest.raises(ConfigError, match=f"{key}: duration must"):
+            ExperimentConfig.from_dict({key: value})
+
+
 def test_wrong_types_and_unknown_keys_name_the_field():
     with pytest.raises(ConfigError, match="maxTrialNumber"):
         ExperimentConfig.from_dict({"maxTrialNumber": "many"})
