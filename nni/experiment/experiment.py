@@ -24,7 +24,7 @@ from .config import ExperimentConfig
 from .data import TrialJob, TrialMetricData, TrialResult
 from .launcher import ExperimentRunner
 from .progress import ProgressLine, format_outcome, reopen_command
-from .rest_client import RestClient
+from .rest_client import RestClient, RestError
 
 __all__ = ["Experiment", "RunMode"]
 
@@ -384,7 +384,7 @@ class Experiment:
             try:
                 status, stats = self.get_status(), {s["trialJobStatus"]: s["trialJobNumber"]
                                                     for s in self.get_job_statistics()}
-            except OSError:
+            except (OSError, RestError):  # a repr must render even when the manager is gone
                 status, stats = "UNREACHABLE", {}
         else:
             status, stats = "not started", {}
