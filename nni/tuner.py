@@ -21,6 +21,12 @@ class Tuner(Recoverable):
     tuner needs no locking of its own.
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Tuner:
+        # keep what the user passed, so the web UI can show e.g. HyperoptTuner(algorithm_name='tpe')
+        tuner = super().__new__(cls)
+        object.__setattr__(tuner, "_init_arguments", (args, kwargs))
+        return tuner
+
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
         """Return one configuration for ``parameter_id``; raise NoMoreTrialError when exhausted."""
         raise NotImplementedError("Tuner subclasses must implement generate_parameters()")

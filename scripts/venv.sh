@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ]; then
   python -m pip install -q --upgrade pip
   spec="$ROOT"
   [ -n "$EXTRAS" ] && spec="$ROOT[$EXTRAS]"
-  # compat mode: a plain path entry, so `import nni` pays for no import hook
-  python -m pip install -q -e "$spec" --config-settings editable_mode=compat
+  # pyproject's package-dir makes this editable install a plain path entry: `import nni` pays for no import hook
+  python -m pip install -q -e "$spec"
   touch "$stamp"
 fi

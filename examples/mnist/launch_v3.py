@@ -18,8 +18,8 @@ experiment.config.trial_command = "python3 mnist.py"
 experiment.config.trial_code_directory = Path(__file__).parent
 experiment.config.search_space = search_space
 experiment.config.tuner.name = "TPE"
-experiment.config.tuner.class_args["optimize_mode"] = "maximize"
-experiment.config.assessor = {"name": "Medianstop", "classArgs": {"optimize_mode": "maximize"}}
+experiment.config.tuner.class_args["optimize_mode"] = "minimize"  # mnist.py reports the validation error
+experiment.config.assessor = {"name": "Medianstop", "classArgs": {"optimize_mode": "minimize"}}
 experiment.config.max_trial_number = 5
 experiment.config.trial_concurrency = 2
 

@@ -565,7 +565,7 @@ class Engine(ExperimentReadout):
             "id": self.experiment_id, "config": self.config.json(), "status": self.status.value, "error": self.error,
             "start_time_ms": self.start_time_ms, "end_time_ms": self.end_time_ms,
             "elapsed_ms": self._elapsed_before_ms + (self.end_time_ms or _now_ms()) - self._resumed_at_ms,
-            "next_parameter_id": self._next_parameter_id,
+            "next_parameter_id": self._next_parameter_id, "live_tuner": self.live_tuner(),
         })
 
     def _restore(self, profile: dict[str, Any]) -> None:

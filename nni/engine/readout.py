@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 from .records import Trial, metric_default
 
-__all__ = ["ExperimentReadout"]
+__all__ = ["ExperimentReadout", "describe_object"]
+
+_ARGUMENT_WIDTH = 60
+
+
+def describe_object(obj: Any) -> str:
+    """``ClassName(arg=value, ...)`` from the arguments it was built with (recorded by ``Tuner.__new__``).
+
+    Arguments are named through the class signature; an object built otherwise shows its class name.
+    """
+    cls = type(obj)
+    recorded = obj.__dict__.get("_init_arguments") if hasattr(obj, "__dict__") else None
+    if recorded is None:
+        return cls.__name__
+    args, kwargs = recorded
+    try:
+        bound = inspect.signature(cls).bind_partial(*args, **kwargs)
+        pairs = [f"{name}={_short_repr(value)}" for name, value in bound.arguments.items()]
+    except (TypeError, ValueError):  # a signature that cannot bind what was given: show it unnamed
+        pairs = [_short_repr(a) for a in args] + [f"{k}={_short_repr(v)}" for k, v in kwargs.items()]
+    return f"{cls.__name__}({', '.join(pairs)})"
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _ARGUMENT_WIDTH else text[:_ARGUMENT_WIDTH - 1] + "…"
 
 
 class ExperimentReadout:
@@ -22,6 +48,8 @@ class ExperimentReadout:
     start_time_ms: int
     end_time_ms: int | None
     _next_parameter_id: int
+    # a viewed experiment has no tuner object: what the run stored about its live tuner, if any
+    _stored_live_tuner: dict[str, Any] | None = None
 
     def elapsed_seconds(self) -> float:
         raise NotImplementedError
@@ -32,10 +60,23 @@ class ExperimentReadout:
             counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
         return counts
 
+    def live_tuner(self) -> dict[str, Any] | None:
+        """``{'label', 'optimizeMode'}`` of a tuner given as an object rather than by name in the config."""
+        algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
+        if algorithm is not None and (getattr(algorithm, "name", None) or getattr(algorithm, "class_name", None)):
+            return None
+        if self.tuner is None:
+            return self._stored_live_tuner
+        mode = getattr(self.tuner, "optimize_mode", None)
+        mode = getattr(mode, "value", mode)
+        return {"label": describe_object(self.tuner), "optimizeMode": None if mode is None else str(mode).lower()}
+
     def optimize_mode(self) -> str:
         """'maximize' or 'minimize', from the tuner's classArgs or the live tuner object."""
         mode = getattr(self.tuner, "optimize_mode", None)
         mode = getattr(mode, "value", mode)
+        if self.tuner is None and self._stored_live_tuner:
+            mode = self._stored_live_tuner.get("optimizeMode")
         algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
         if algorithm is not None and algorithm.class_args.get("optimize_mode"):
             mode = algorithm.class_args["optimize_mode"]

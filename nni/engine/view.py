@@ -63,6 +63,7 @@ class ViewEngine(ExperimentReadout):
         self.revision = 0
         self.tuner = None
         self.assessor = None
+        self._stored_live_tuner = profile.get("live_tuner")
 
     # -- life cycle (nothing runs) ----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import html
 import logging
 import secrets
 import string
@@ -22,8 +23,8 @@ from ..tuner import Tuner
 from .config import ExperimentConfig
 from .data import TrialJob, TrialMetricData, TrialResult
 from .launcher import ExperimentRunner
-from .progress import ProgressLine
-from .rest_client import RestClient
+from .progress import ProgressLine, format_outcome, reopen_command
+from .rest_client import RestClient, RestError
 
 __all__ = ["Experiment", "RunMode"]
 
@@ -183,13 +184,25 @@ class Experiment:
             return None
         engine = runner.engine
         assert engine is not None
-        status = engine.status
-        if status == ExperimentStatus.ERROR:
-            print(f"Experiment {self.id} failed: {engine.error}", file=sys.stderr, flush=True)
-            return False
-        done = engine.statistics().get("SUCCEEDED", 0)
-        print(f"Experiment {self.id} {status.value}: {done}/{len(engine.trials)} trials succeeded.", flush=True)
-        return True
+        failed = engine.status == ExperimentStatus.ERROR
+        print(format_outcome(self._outcome()), file=sys.stderr if failed else sys.stdout, flush=True)
+        return not failed
+
+    def _outcome(self) -> dict[str, Any]:
+        """What ``run()`` reports at the end (see :func:`~nni.experiment.progress.format_outcome`)."""
+        engine = self._runner.engine if self._runner else None
+        assert engine is not None
+        stats = engine.statistics()
+        best = engine.best_trial()
+        return {
+            "id": self.id, "status": engine.status.value, "error": engine.error, "total": len(engine.trials),
+            "succeeded": stats.get("SUCCEEDED", 0), "failed": stats.get("FAILED", 0),
+            "best": None if best is None or best.final is None else {
+                "trial_id": best.trial_id, "sequence_id": best.sequence_id, "parameters": best.parameters,
+                "value": best.final.value, "mode": engine.optimize_mode()},
+            "directory": str(engine.experiment_dir),
+            "reopen": reopen_command(self.id, Path(self.config.experiment_working_directory), self.port),
+        }
 
     def _summary(self) -> dict[str, Any]:
         engine = self._runner.engine if self._runner else None
@@ -392,6 +405,36 @@ class Experiment:
     @property
     def experiment_dir(self) -> Path:
         return Path(self.config.experiment_working_directory).expanduser() / self.id
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view of an experiment: id, name, status, trial counts, folder and the portal link."""
+        engine = self._runner.engine if self._runner else None
+        if engine is not None:
+            status, stats = engine.status.value, engine.statistics()
+        elif self._client is not None:
+            try:
+                status, stats = self.get_status(), {s["trialJobStatus"]: s["trialJobNumber"]
+                                                    for s in self.get_job_statistics()}
+            except (OSError, RestError):  # a repr must render even when the manager is gone
+                status, stats = "UNREACHABLE", {}
+        else:
+            status, stats = "not started", {}
+        rows = [("ID", self.id), ("Name", self.config.experiment_name or "—"), ("Status", status),
+                ("Trials", ", ".join(f"{n} {s.lower()}" for s, n in sorted(stats.items())) or "none yet"),
+                ("Folder", str(self.experiment_dir))]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        url = self._runner.url if self._runner is not None else (
+            f"http://{self._host}:{self.port}{self.url_prefix or ''}/" if self.port is not None else None)
+        if url:
+            link = f"<a href=\"{html.escape(url)}\" target=\"_blank\">{html.escape(url)}</a>"
+        elif (self.experiment_dir / "db").is_dir():
+            command = reopen_command(self.id, Path(self.config.experiment_working_directory), None)
+            link = f"not running: <code>{html.escape(command)}</code> reopens it"
+        else:
+            link = "not running"
+        return (f"<div class='nni-experiment'><b>NNI experiment</b><table>{body}"
+                f"<tr><th style='text-align:left'>Web portal</th><td>{link}</td></tr></table></div>")
 
 
 def _valid_id(value: str) -> bool:

@@ -340,6 +340,9 @@ class _WebUI:
         profile = engine.profile()
         config = _config_json(getattr(engine, "config", None)) or profile.get("params") or {}
         mode = engine.optimize_mode() if callable(getattr(engine, "optimize_mode", None)) else _optimize_mode(config)
+        live = engine.live_tuner() if callable(getattr(engine, "live_tuner", None)) else None
+        if live:  # a tuner object has no name in the config: the overview shows its class and arguments
+            config = {**config, "tuner": {**(config.get("tuner") or {}), "className": live["label"]}}
         best = frame.best_of(mode)
         counts = frame.counts()
         if not is_authorized(request):

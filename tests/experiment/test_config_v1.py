@@ -22,7 +22,7 @@ def test_nni_example_configs_load_and_validate(name: str) -> None:
     assert config.search_space_file == EXAMPLES / "search_space.json"
     assert config.trial_code_directory == (EXAMPLES / "../../mnist").resolve()
     assert config.tuner is not None and config.tuner.name == "TPE"
-    assert config.tuner.class_args == {"optimize_mode": "maximize"}
+    assert config.tuner.class_args == {"optimize_mode": "minimize"}
 
 
 def test_v1_keys_become_their_v2_counterparts() -> None:

@@ -8,10 +8,12 @@ the file, when the config came from one).
 from __future__ import annotations
 
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from ...errors import ConfigError
@@ -73,6 +75,29 @@ def parse_duration(value: str | int | float) -> float:
     return seconds
 
 
+def _numeric_only(annotation: Any) -> bool:
+    """Whether a field typed ``annotation`` takes numbers but not booleans (``int | None``, not ``bool | int``)."""
+    leaves: set[Any] = set()
+    pending = [annotation]
+    while pending:
+        item = pending.pop()
+        origin = typing.get_origin(item)
+        if origin in (typing.Union, types.UnionType, typing.Annotated):
+            pending.extend(typing.get_args(item)[:1] if origin is typing.Annotated else typing.get_args(item))
+        else:
+            leaves.add(item)
+    return bool(leaves & {int, float}) and bool not in leaves and Any not in leaves
+
+
+def _list_item(annotation: Any) -> Any:
+    """The item type of the ``list[...]`` member of ``annotation``, if it has one."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    for member in members:
+        if typing.get_origin(member) is list and typing.get_args(member):
+            return typing.get_args(member)[0]
+    return None
+
+
 class ConfigBase(BaseModel):
     """Shared behaviour: key matching, camelCase output, readable errors."""
 
@@ -101,6 +126,20 @@ class ConfigBase(BaseModel):
                 raise ValueError(f"unknown key {key!r} (known keys: {', '.join(sorted(to_camel(n) for n in cls.model_fields))})")
             result[name] = value
         return result
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads True as 1: `trialConcurrency: true` must be refused, not run one trial
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return value
+        item = _list_item(field.annotation)
+        values = value if isinstance(value, list) and item is not None else [value]
+        annotation = item if isinstance(value, list) and item is not None else field.annotation
+        if any(isinstance(v, bool) for v in values) and _numeric_only(annotation):
+            raise ValueError(f"must be a number, not the boolean {next(v for v in values if isinstance(v, bool))}")
+        return value
 
     def json(self) -> dict[str, Any]:  # type: ignore[override]
         """NNI's ``config.json()``: a JSON-ready dict with camelCase keys, unset values left out."""
