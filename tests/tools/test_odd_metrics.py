@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import yaml
-from nnictl_helpers import client, free_port, nnictl, wait_status
+from nnictl_helpers import client, free_port, nnictl, wait_status, wait_until
 
 from nni.storage.sqlite import SqliteStorage
 
@@ -145,3 +145,31 @@ def test_every_odd_json_value_survives_a_whole_experiment(tmp_path: Path) -> Non
     nnictl("stop", "odd")
     nnictl("experiment", "export", "odd", "-t", "csv", "-f", str(tmp_path / "export.csv"))
     assert len((tmp_path / "export.csv").read_text().strip().splitlines()) == TOTAL + 1
+
+
+def test_a_huge_integer_does_not_wedge_a_trial(tmp_path: Path) -> None:
+    """After ``10**400``: a trial that exits ends, kill works, maxTrialDuration fires (each stayed RUNNING)."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "trial.py").write_text("import time, nni\nnni.get_next_parameter()\nnni.report_intermediate_result(10**400)\n"
+                                   "nni.report_final_result(10**400)\ntime.sleep(60 if nni.get_sequence_id() else 0)\n")
+    config = code / "config.yml"
+    config.write_text(yaml.safe_dump({
+        "searchSpace": {"x": {"_type": "uniform", "_value": [0, 1]}}, "trialCommand": f"{sys.executable} trial.py",
+        "trialCodeDirectory": ".", "trialConcurrency": 3, "maxTrialNumber": 3, "maxTrialDuration": "5s",
+        "tuner": {"name": "Random"}, "assessor": {"name": "Curvefitting", "classArgs": {"epoch_num": 20}},
+        "trainingService": {"platform": "local"}}))
+    nnictl("create", "--config", str(config), "--port", str(free_port()), "--id", "huge")
+    rest = client("huge")
+    wait_until(lambda: len(jobs := rest.get("/trial-jobs")) == 3 and all(t["finalMetricData"] for t in jobs),
+               what="every trial to report")
+    exits, killed, timed_out = sorted(rest.get("/trial-jobs"), key=lambda t: t["sequenceId"])
+    nnictl("trial", "kill", "huge", "-T", killed["trialJobId"])
+    assert wait_status("huge", ("DONE",), timeout=30) == "DONE"
+    ended = {t["trialJobId"]: t for t in rest.get("/trial-jobs")}
+    assert ended[exits["trialJobId"]]["status"] == "SUCCEEDED"
+    assert "not given to RandomTuner" in ended[exits["trialJobId"]]["message"]
+    assert ended[killed["trialJobId"]]["status"] == "USER_CANCELED"
+    assert ended[timed_out["trialJobId"]]["status"] == "EARLY_STOPPED"
+    assert "maxTrialDuration" in ended[timed_out["trialJobId"]]["message"]
+    nnictl("stop", "huge")
