@@ -67,6 +67,23 @@ def test_missing_tuner():
         config.validate()
 
 
+NESTED = {"m": {"_type": "choice", "_value": [{"_name": "a", "k": {"_type": "uniform", "_value": [0, 1]}}]}}
+
+
+@pytest.mark.parametrize(("tuner", "space", "words"), [
+    ("Metis", {"opt": {"_type": "choice", "_value": ["sgd", "adam"]}}, "'opt': Metis only supports choices of numbers"),
+    ("MetisTuner", {"s": {"_type": "normal", "_value": [0, 1]}}, "'s'"),
+    ("PBT", NESTED, "PBT"),
+    ("SMAC", {"s": {"_type": "normal", "_value": [0, 1]}}, "SMAC"),
+])
+def test_a_space_the_tuner_cannot_take_is_refused_at_validation(make_experiment, free_port, tuner, space, words):
+    experiment = make_experiment("import nni", search_space=space, tuner=tuner)
+    with pytest.raises(SearchSpaceError, match=words):
+        experiment.config.validate()
+    with pytest.raises(SearchSpaceError, match=words):
+        experiment.run(free_port)
+
+
 @pytest.mark.parametrize("value", [0, -3, 10_001, 10**9])
 def test_trial_concurrency_must_be_from_1_to_10000(value):
     experiment = Experiment("local")
