@@ -95,16 +95,10 @@ class PBTTuner(Tuner):
             self.all_checkpoint_dir = path
         return self.all_checkpoint_dir
 
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
-        """Refuse a space PBT cannot take; config validation calls it before anything runs."""
-        space = parse_search_space(search_space)
-        check_supported_types(space, "PBT", _SUPPORTED, nested=False, suggestion="TPE, Random or Evolution")
-        return space
-
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space and draw the first generation (distinct configurations)."""
-        space = self.check_search_space(search_space)
+        space = parse_search_space(search_space)
+        check_supported_types(space, "PBT", _SUPPORTED, nested=False, suggestion="TPE, Random or Evolution")
         self.space = space
         root = self._checkpoint_root()
         history = ConfigHistory(space)
