@@ -19,15 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestGuard", "TOKEN_HEADER", "MAX_BODY_ENV", "ALLOWED_HOSTS_ENV", "DEFAULT_MAX_BODY",
-           "is_loopback", "host_names", "is_authorized"]
+__all__ = ["RequestGuard", "TOKEN_HEADER", "MAX_BODY_ENV", "ALLOWED_HOSTS_ENV", "is_loopback", "is_authorized"]
 
 TOKEN_HEADER = "X-NNI-Token"
 MAX_BODY_ENV = "NNI_MAX_REQUEST_BYTES"
 """Environment variable that overrides the request body limit (bytes)."""
 ALLOWED_HOSTS_ENV = "NNI_ALLOWED_HOSTS"
 """Comma-separated extra host names the server answers to (a reverse proxy's name, say)."""
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
+_DEFAULT_MAX_BODY = 64 * 1024 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -46,7 +45,7 @@ def _is_wildcard(host: str) -> bool:
     return host in ("0.0.0.0", "::")
 
 
-def host_names(bind_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
+def _host_names(bind_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
     """The names a request's ``Host`` may carry for a server bound to ``bind_host``."""
     names = set(_LOOPBACK_NAMES)
     names.add(bind_host.strip("[]").lower())
@@ -63,8 +62,8 @@ def _max_body() -> int:
     try:
         value = int(os.environ.get(MAX_BODY_ENV, ""))
     except ValueError:
-        return DEFAULT_MAX_BODY
-    return value if value > 0 else DEFAULT_MAX_BODY
+        return _DEFAULT_MAX_BODY
+    return value if value > 0 else _DEFAULT_MAX_BODY
 
 
 def _authority(netloc: str, default_port: int = 80) -> tuple[str, int] | None:
@@ -98,7 +97,7 @@ class RequestGuard:
         self.token = token.encode()
         self.loopback = is_loopback(bind_host)
         self.wildcard = _is_wildcard(bind_host)
-        self.names = host_names(bind_host, allowed_hosts)
+        self.names = _host_names(bind_host, allowed_hosts)
         self.max_body = max_body or _max_body()
 
     def _host_ok(self, name: str | None) -> bool:

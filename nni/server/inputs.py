@@ -61,12 +61,10 @@ def parse_json_text(text: str | bytes, what: str = "the request body") -> Any:
         raise HTTPException(400, f"{what} nests too deeply") from None
 
 
-async def json_body(request: Request, empty: Any = None) -> Any:
-    """The request's JSON body (``empty`` when there is none); malformed input is a 400."""
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (None when there is none); malformed input is a 400."""
     raw = await request.body()
-    if not raw.strip():
-        return empty
-    return parse_json_text(raw)
+    return parse_json_text(raw) if raw.strip() else None
 
 
 def confined_path(experiment_dir: Path, folder: str | Path, name: str) -> Path | None:
