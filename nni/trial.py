@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 __all__ = [
@@ -63,18 +63,34 @@ def _log() -> Any:
     return logging.getLogger("nni")
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy-like scalars as plain numbers and tuples as lists, so JSON takes it."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # a numpy array
+        return _plain(value.tolist())
+    return value
+
+
 def _check_metric(metric: Any) -> Any:
-    """A metric is a number or a dict with a numeric 'default'; anything else is a user error."""
-    if isinstance(metric, bool) or not isinstance(metric, (Real, dict)):
-        raise TypeError(f"A metric must be a number or a dict with a numeric 'default' key, "
-                        f"got {type(metric).__name__}: {metric!r}")
-    if isinstance(metric, dict):
-        default = metric.get("default")
-        if isinstance(default, bool) or not isinstance(default, Real):
-            raise TypeError(f"A dict metric must hold a numeric 'default' key, got {metric!r}")
-        return {str(k): (float(v) if isinstance(v, Real) and not isinstance(v, bool) else v)
-                for k, v in metric.items()}
-    return float(metric) if not isinstance(metric, int) else metric
+    """Any JSON-serialisable value is a metric, as in NNI; what a tuner cannot use is sorted out later."""
+    import json
+
+    metric = _plain(metric)
+    try:
+        json.dumps(metric)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"A metric must be JSON-serialisable (a number, string, bool, None, list or dict), "
+                        f"got {type(metric).__name__}: {error}") from None
+    return metric
 
 
 def get_next_parameter() -> dict[str, Any]:

@@ -10,6 +10,8 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
+from .metrics import metric_number
+
 __all__ = [
     "OptimizeMode", "MetricType", "NodeType", "ClassArgsValidator", "extract_scalar_reward",
     "extract_scalar_history", "is_finite_number", "merge_parameter", "split_index", "convert_dict2tuple",
@@ -42,15 +44,18 @@ class MetricType:
 
 def is_finite_number(value: Any) -> bool:
     """True for a real, finite number (bools excluded)."""
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    return not isinstance(value, dict) and metric_number(value) is not None
 
 
 def extract_scalar_reward(value: Any, scalar_key: str = "default") -> float:
     """Reduce a metric (number or dict holding ``scalar_key``) to a float."""
+    if isinstance(value, dict) and isinstance(value.get(scalar_key), Real) and not isinstance(value[scalar_key], bool):
+        value = value[scalar_key]
     if isinstance(value, Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, dict) and isinstance(value.get(scalar_key), Real):
-        return float(value[scalar_key])
+        try:
+            return float(value)
+        except OverflowError:  # an integer past float's range: an infinity, which tuners skip
+            return math.inf if value > 0 else -math.inf
     raise RuntimeError(f"Incorrect final result: the final result should be a number or a dict with a "
                        f"numeric '{scalar_key}' key, got {value!r}")
 

@@ -30,13 +30,24 @@ def test_standalone_mode(monkeypatch, capsys):
     assert "final result" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad", ["0.9", None, True, [1.0], {"loss": 1.0}, {"default": "high"}, {"default": None}])
-def test_non_numeric_metric_is_a_type_error(monkeypatch, bad):
+@pytest.mark.parametrize("odd", ["0.9", None, True, [1.0, "x"], {"loss": 1.0}, {"default": "high"},
+                                 {"default": None}, 10**400, -0.0, {"default": {"nested": [1, 2]}}])
+def test_any_json_value_is_reported_as_is(monkeypatch, tmp_path, odd):
+    _fresh(monkeypatch, NNI_PLATFORM="local", NNI_SYS_DIR=str(tmp_path), NNI_TRIAL_JOB_ID="abcde",
+           NNI_EXP_ID="exp", NNI_TRIAL_SEQ_ID="0")
+    nni.report_intermediate_result(odd)
+    nni.report_final_result(odd)
+    records = protocol.MetricTail(tmp_path / protocol.METRICS_FILE).read_new()
+    assert [r["value"] for r in records] == [odd, odd]
+
+
+def test_a_value_json_cannot_hold_is_a_type_error(monkeypatch):
     _fresh(monkeypatch)
-    with pytest.raises(TypeError, match="metric"):
-        nni.report_final_result(bad)
-    with pytest.raises(TypeError, match="metric"):
-        nni.report_intermediate_result(bad)
+    for bad in (object(), {"default": {1, 2}}):
+        with pytest.raises(TypeError, match="JSON-serialisable"):
+            nni.report_final_result(bad)
+        with pytest.raises(TypeError, match="JSON-serialisable"):
+            nni.report_intermediate_result(bad)
 
 
 def test_reports_are_appended_with_sequence_numbers(monkeypatch, tmp_path):

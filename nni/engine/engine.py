@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import string
@@ -23,6 +24,8 @@ from typing import Any
 from ..assessor import AssessResult
 from ..errors import NoMoreTrialError
 from ..experiment.config import ExperimentConfig, parse_duration
+from ..experiment.config.experiment_config import check_max_trial_number, check_trial_concurrency
+from ..metrics import metric_default, not_a_number_reason, short_repr
 from ..search_space import validate_search_space
 from ..storage.base import Storage
 from ..training_service.base import (
@@ -35,7 +38,7 @@ from ..training_service.base import (
     TrialWaiting,
 )
 from .readout import ExperimentReadout
-from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus, metric_default
+from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus
 
 __all__ = ["Engine"]
 
@@ -47,6 +50,13 @@ _ACTIVE = (TrialStatus.WAITING, TrialStatus.RUNNING)
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _stored_int(value: Any, default: int) -> int:
+    """A metric line's sequence or timestamp as SQLite can store it; ``default`` for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63:
+        return value
+    return default
 
 
 class Engine(ExperimentReadout):
@@ -83,6 +93,10 @@ class Engine(ExperimentReadout):
         self._kill_status: dict[str, tuple[TrialStatus, str | None]] = {}
         self._trial_timers: dict[str, asyncio.TimerHandle] = {}
         self._customized_queue: deque[Trial] = deque()
+        self._notes: dict[str, list[str]] = {}
+        """Per trial: warnings about its metrics, shown as its message (kept when it succeeds)."""
+        self._withheld: set[str] = set()
+        """Trials whose final result the built-in tuner could not use (it hears they failed)."""
         self._elapsed_before_ms = 0
         self._resumed_at_ms = self.start_time_ms
         self._loop_task: asyncio.Task[None] | None = None
@@ -297,7 +311,8 @@ class Engine(ExperimentReadout):
         trial = Trial(self._new_trial_id(), sequence_id=parameter_id, parameter_id=parameter_id,
                       parameter_record=record, customized=source == "customized", submit_time_ms=_now_ms())
         self.trials[trial.trial_id] = trial
-        _logger.info("trial %s (#%d) created with %s parameters: %s", trial.trial_id, parameter_id, source, parameters)
+        _logger.info("trial %s (#%d) created with %s parameters: %s", trial.trial_id, parameter_id, source,
+                     short_repr(parameters))
         self.storage.append_trial_event(trial, "created", {
             "sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
             "customized": trial.customized, "submit_time_ms": trial.submit_time_ms, "status": trial.status})
@@ -339,28 +354,55 @@ class Engine(ExperimentReadout):
         elif isinstance(event, TrialEnded):
             self._on_end(trial, event)
 
+    @property
+    def _tuner_needs_number(self) -> bool:
+        """Built-in tuners optimise a number; a custom tuner gets every value as reported, as in NNI."""
+        return type(self.tuner).__module__.startswith("nni.algorithms.")
+
+    def _usable(self, value: Any) -> bool:
+        return not self._tuner_needs_number or metric_default(value) is not None
+
+    def _note(self, trial: Trial, text: str) -> None:
+        """Keep a warning about a trial in the manager's log and in the trial's message (its row)."""
+        _logger.warning("trial %s: %s", trial.trial_id, text)
+        notes = self._notes.setdefault(trial.trial_id, [])
+        if text not in notes:
+            notes.append(text)
+            self._update_trial(trial, "note", message="; ".join(notes))
+
     def _on_metric(self, trial: Trial, record: dict[str, Any]) -> None:
         kind = record.get("type")
-        metric = MetricRecord(trial.trial_id, trial.parameter_id, kind,
-                              int(record.get("sequence") or 0) if kind == "PERIODICAL" else 0,
-                              int(record.get("timestamp") or _now_ms()), record.get("value"))
+        sequence = _stored_int(record.get("sequence"), 0) if kind == "PERIODICAL" else 0
+        metric = MetricRecord(trial.trial_id, trial.parameter_id, kind, sequence,
+                              _stored_int(record.get("timestamp"), _now_ms()), record.get("value"))
+        if kind == "FINAL" and trial.final is not None:
+            if not self._same_metric(trial.final, metric):  # not the first one read again after a resume
+                self._note(trial, f"a second final result was reported and ignored (the first is kept): "
+                                  f"{short_repr(metric.value, 200)}")
+            return
         if not self.storage.add_metric(metric):
             return  # already recorded (re-read after a resume)
         if kind == "FINAL":
-            if trial.final is not None:
-                return
             trial.final = metric
             self._changed_now("metric", trial.trial_id)
-            value = metric_default(metric.value)
-            if value is not None:
+            if self._usable(metric.value):
                 self._spawn(self._tuner_call(
                     self.tuner.receive_trial_result, trial.parameter_id, trial.parameters, metric.value,
                     customized=trial.customized, trial_job_id=trial.trial_id))
+            else:
+                self._withheld.add(trial.trial_id)
+                self._note(trial, f"the final result is not given to {type(self.tuner).__name__}, which needs a "
+                                  f"number: {not_a_number_reason(metric.value)}")
         else:
             trial.intermediate.append(metric)
             self._changed_now("metric", trial.trial_id)
             if self.assessor is not None and trial.status == TrialStatus.RUNNING:
                 self._spawn(self._assess(trial))
+
+    @staticmethod
+    def _same_metric(a: MetricRecord, b: MetricRecord) -> bool:
+        # NaN is not equal to itself: compare the JSON text, as it is stored
+        return a.timestamp_ms == b.timestamp_ms and json.dumps(a.value) == json.dumps(b.value)
 
     async def _assess(self, trial: Trial) -> None:
         history = [v for v in (metric_default(m.value) for m in trial.intermediate) if v is not None]
@@ -378,20 +420,17 @@ class Engine(ExperimentReadout):
         if trial.trial_id in self._kill_status and (event.killed or event.exit_code != 0):
             status, message = self._kill_status.pop(trial.trial_id)
         elif event.exit_code == 0:
-            final = trial.final.value if trial.final is not None else None
-            if trial.final is not None and metric_default(final) is None:
-                status = TrialStatus.FAILED
-                message = f"the final result is not a finite number: {final!r}"
-            else:
-                status = TrialStatus.SUCCEEDED
+            status = TrialStatus.SUCCEEDED  # whatever it reported, as in NNI; a note says what the tuner missed
         else:
             status = TrialStatus.FAILED
             tail = self._stderr_tail(trial)
             message = f"{message or 'failed'}: {tail}" if tail else message
+        message = "; ".join([m for m in (message, *self._notes.pop(trial.trial_id, [])) if m]) or None
         self._update_trial(trial, "ended", status=status, end_time_ms=event.timestamp_ms or _now_ms(),
                            exit_code=event.exit_code, message=message)
         _logger.info("trial %s %s%s", trial.trial_id, status.value, f": {message}" if message else "")
-        success = status == TrialStatus.SUCCEEDED
+        success = status == TrialStatus.SUCCEEDED and trial.trial_id not in self._withheld
+        self._withheld.discard(trial.trial_id)
         self._spawn(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
                                                trial_job_id=trial.trial_id))
         if self.assessor is not None:
@@ -482,11 +521,11 @@ class Engine(ExperimentReadout):
         self._wake.set()
 
     async def update_trial_concurrency(self, value: int) -> None:
-        self.config.trial_concurrency = value
+        self.config.trial_concurrency = check_trial_concurrency(value)
         self._config_event("trialConcurrency", value)
 
     async def update_max_trial_number(self, value: int) -> None:
-        self.config.max_trial_number = value
+        self.config.max_trial_number = check_max_trial_number(value)
         self._config_event("maxTrialNumber", value)
         self._resume_if_done()
 
@@ -515,7 +554,7 @@ class Engine(ExperimentReadout):
 
     async def import_data(self, data: list[dict[str, Any]]) -> None:
         """Give earlier results to the tuner (and keep them so a resume gives them again)."""
-        clean = [d for d in data if isinstance(d, dict) and "parameter" in d and metric_default(d.get("value")) is not None]
+        clean = [d for d in data if isinstance(d, dict) and "parameter" in d and self._usable(d.get("value"))]
         self.storage.append_experiment_event("import_data", {"data": clean})
         await self._tuner_call(self.tuner.import_data, clean)
 
@@ -542,7 +581,7 @@ class Engine(ExperimentReadout):
         for event in self.storage.experiment_events("import_data"):
             await self._tuner_call(self.tuner.import_data, event["data"]["data"])
         replay = [{"parameter": t.parameters, "value": t.final.value} for t in self.trials.values()
-                  if t.final is not None and metric_default(t.final.value) is not None]
+                  if t.final is not None and self._usable(t.final.value)]
         if replay:
             await self._tuner_call(self.tuner.import_data, replay)
 

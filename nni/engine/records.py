@@ -6,10 +6,11 @@ Only :class:`~nni.engine.engine.Engine` changes these objects; the server, the w
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+from ..metrics import metric_default
 
 __all__ = [
     "TrialStatus", "ExperimentStatus", "MetricRecord", "Trial", "Change", "FINISHED_STATUSES",
@@ -41,16 +42,6 @@ class ExperimentStatus(str, Enum):
     NO_MORE_TRIAL = "NO_MORE_TRIAL"
     TUNER_NO_MORE_TRIAL = "TUNER_NO_MORE_TRIAL"
     VIEWED = "VIEWED"
-
-
-def metric_default(value: Any) -> float | None:
-    """The scalar a tuner optimises, or None when the metric has no finite number to offer."""
-    if isinstance(value, dict):
-        value = value.get("default")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass

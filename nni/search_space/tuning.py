@@ -94,6 +94,12 @@ class SearchSpaceTuner(Tuner):
 
     # -- protocol ------------------------------------------------------------------------------
 
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> None:
+        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
+        check_supported_types(parse_search_space(search_space), cls.algorithm_name, cls.supported_types,
+                              cls.supports_nested, cls.suggestion)
+
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         space = parse_search_space(search_space)
         check_supported_types(space, self.algorithm_name, self.supported_types, self.supports_nested,

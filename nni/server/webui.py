@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..engine.records import FINISHED_STATUSES, Trial, TrialStatus
+from ..metrics import metric_number
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body
@@ -70,14 +71,7 @@ def _error(status: int, message: str) -> _JSON:
 
 def metric_value(value: Any, key: str) -> float | None:
     """The finite number under ``key`` of a metric (a scalar counts as its 'default'), else None."""
-    if isinstance(value, dict):
-        value = value.get(key)
-    elif key != "default":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    return metric_number(value, key)
 
 
 def flatten_parameters(parameters: Any) -> dict[str, Any]:
@@ -101,7 +95,7 @@ def flatten_parameters(parameters: Any) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return metric_number(value) is not None
 
 
 def _category(value: Any) -> str:

@@ -61,3 +61,13 @@ def test_imported_points_are_skipped() -> None:
     assert [tuner.generate_parameters(i)["c"] for i in range(2)] == [1, 3]
     with pytest.raises(NoMoreTrialError):
         tuner.generate_parameters(3)
+
+
+def test_thousands_of_parameters_need_no_deep_recursion() -> None:
+    space = {f"u{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(2500)}
+    space.update({f"c{i}": {"_type": "choice", "_value": ["a", "b"]} for i in range(2500)})
+    tuner = GridSearchTuner()
+    tuner.update_search_space(space)
+    first, second = tuner.generate_multiple_parameters([0, 1])
+    assert all(first[f"u{i}"] == 0.5 and first[f"c{i}"] == "a" for i in range(2500))
+    assert second["c2499"] == "b" and all(second[f"c{i}"] == "a" for i in range(2499))

@@ -67,11 +67,39 @@ def test_missing_tuner():
         config.validate()
 
 
-@pytest.mark.parametrize("value", [0, -3])
-def test_trial_concurrency_must_be_positive(value):
+NESTED = {"m": {"_type": "choice", "_value": [{"_name": "a", "k": {"_type": "uniform", "_value": [0, 1]}}]}}
+
+
+@pytest.mark.parametrize(("tuner", "space", "words"), [
+    ("Metis", {"opt": {"_type": "choice", "_value": ["sgd", "adam"]}}, "'opt': Metis only supports choices of numbers"),
+    ("MetisTuner", {"s": {"_type": "normal", "_value": [0, 1]}}, "'s'"),
+    ("PBT", NESTED, "PBT"),
+    ("SMAC", {"s": {"_type": "normal", "_value": [0, 1]}}, "SMAC"),
+])
+def test_a_space_the_tuner_cannot_take_is_refused_at_validation(make_experiment, free_port, tuner, space, words):
+    experiment = make_experiment("import nni", search_space=space, tuner=tuner)
+    with pytest.raises(SearchSpaceError, match=words):
+        experiment.config.validate()
+    with pytest.raises(SearchSpaceError, match=words):
+        experiment.run(free_port)
+
+
+@pytest.mark.parametrize("value", [0, -3, 10_001, 10**9])
+def test_trial_concurrency_must_be_from_1_to_10000(value):
     experiment = Experiment("local")
-    with pytest.raises(ConfigError, match="trialConcurrency: must be a positive integer"):
+    with pytest.raises(ConfigError, match="trialConcurrency: must be an integer from 1 to 10,000"):
         experiment.config.trial_concurrency = value
+    with pytest.raises(ConfigError, match="trialConcurrency: must be an integer from 1 to 10,000"):
+        ExperimentConfig.from_dict({"trialConcurrency": value})
+
+
+@pytest.mark.parametrize("value", [0, 10_000_001, 10**400])
+def test_max_trial_number_must_be_from_1_to_ten_million(value):
+    experiment = Experiment("local")
+    with pytest.raises(ConfigError, match="maxTrialNumber: must be an integer from 1 to 10,000,000"):
+        experiment.config.max_trial_number = value
+    with pytest.raises(ConfigError, match="maxTrialNumber: must be an integer from 1 to 10,000,000"):
+        ExperimentConfig.from_dict({"maxTrialNumber": value})
 
 
 def test_trial_concurrency_required(make_experiment, free_port):
@@ -79,6 +107,13 @@ def test_trial_concurrency_required(make_experiment, free_port):
     experiment.config.trial_concurrency = None
     with pytest.raises(ConfigError, match="trialConcurrency: required"):
         experiment.run(free_port)
+
+
+@pytest.mark.parametrize("value", [10**400, float("nan"), float("inf"), "9" * 400 + "s", 0, "-1h"])
+def test_an_unbounded_or_not_finite_duration_is_refused_by_key(value):
+    for key in ("maxExperimentDuration", "maxTrialDuration"):
+        with pytest.raises(ConfigError, match=f"{key}: duration must"):
+            ExperimentConfig.from_dict({key: value})
 
 
 def test_wrong_types_and_unknown_keys_name_the_field():

@@ -88,3 +88,27 @@ def test_non_loopback_bind_requires_the_token_for_reads(make_experiment, free_po
     token = read_manifest()[experiment.id]["token"]
     assert _call(free_port, "GET", "/check-status")[0] == 401
     assert _call(free_port, "GET", "/check-status", token=token)[0] == 200
+
+
+@pytest.mark.parametrize(("update_type", "key", "value", "words"), [
+    ("TRIAL_CONCURRENCY", "trialConcurrency", 10**9, "from 1 to 10,000"),
+    ("TRIAL_CONCURRENCY", "trialConcurrency", "8", "got str"),
+    ("TRIAL_CONCURRENCY", "trialConcurrency", 0, "from 1 to 10,000"),
+    ("MAX_TRIAL_NUM", "maxTrialNumber", 10**12, "from 1 to 10,000,000"),
+    ("MAX_TRIAL_NUM", "maxTrialNumber", 2.5, "got float"),
+])
+def test_live_updates_have_the_config_bounds(running, update_type, key, value, words):
+    _, port, token = running
+    status, answer = _call(port, "PUT", f"/experiment?update_type={update_type}", {"params": {key: value}},
+                           token=token)
+    assert status == 400 and answer["error"].startswith(f"{key}: must be an integer") and words in answer["error"]
+
+
+def test_a_huge_customized_trial_is_not_written_whole_into_the_manager_log(running):
+    experiment, port, token = running
+    status, _ = _call(port, "POST", "/trial-jobs", {"parameters": {"x": 0.5, "blob": "z" * 5_000_000}}, token=token)
+    assert status == 200
+    log = experiment.experiment_dir / "log" / "nnimanager.log"
+    text = log.read_text()
+    assert "customized parameters" in text and "characters)" in text
+    assert log.stat().st_size < 100_000

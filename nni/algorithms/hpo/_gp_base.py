@@ -47,8 +47,14 @@ class GPTunerBase(Tuner):
 
     # -- search space ------------------------------------------------------------------------------
 
-    def _check_space(self, space: SearchSpace) -> None:
+    @classmethod
+    def _check_space(cls, space: SearchSpace) -> None:
         """Subclasses refuse the types they cannot handle."""
+
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> None:
+        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
+        cls._check_space(parse_search_space(search_space))
 
     def _make_optimizer(self, space: SearchSpace) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha)

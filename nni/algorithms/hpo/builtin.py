@@ -127,6 +127,12 @@ def find_builtin(name: str, kind: str) -> AlgorithmInfo:
     return info
 
 
+def builtin_class(name: str, kind: str) -> type:
+    """The class of a built-in, alias or registered algorithm, for checks made before one is created."""
+    info = find_builtin(name, kind)
+    return _import_class(info.module, info.class_name, None)
+
+
 def register_algorithm(meta: dict[str, Any]) -> AlgorithmInfo:
     """Add (or replace) a user algorithm from an NNI meta dict; refuse built-in names and bad metas."""
     import yaml

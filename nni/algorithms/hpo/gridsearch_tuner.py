@@ -119,28 +119,43 @@ class GridSearchTuner(SearchSpaceTuner):
         return updated
 
     def _walk_epoch(self) -> Iterator[np.ndarray]:
-        """Every grid vector of this round with at least one value new in this round."""
+        """Every grid vector of this round with at least one value new in this round.
+
+        A depth-first walk over the columns, first column outermost, on an explicit stack of
+        frames ``[columns still to fill, fresh, next position]`` (a recursion overflows Python's
+        stack at about a thousand parameters). One vector is filled in place; a frame clears its
+        column when done, so an option's nested columns are NaN under the other options. The
+        columns to fill are a linked list, so a chosen option's nested columns go in front in O(1).
+        """
         assert self.space is not None
         space = self.space
-        top = [spec.index for spec in space.top_level]
-
-        def walk(columns: list[int], vector: np.ndarray, fresh: bool) -> Iterator[tuple[np.ndarray, bool]]:
-            if not columns:
-                yield vector, fresh
-                return
-            column, rest = columns[0], columns[1:]
+        todo: _Columns = None
+        for column in reversed([spec.index for spec in space.top_level]):
+            todo = (column, todo)
+        vector = np.full(space.dim, np.nan)
+        stack: list[list[Any]] = [[todo, False, 0]]
+        while stack:
+            frame = stack[-1]
+            todo, fresh, position = frame
+            if todo is None:
+                stack.pop()
+                if fresh or not any(self._bar):
+                    yield vector.copy()
+                continue
+            column, after = todo
+            values = self._grid[column]
+            if position == len(values):
+                vector[column] = np.nan
+                stack.pop()
+                continue
+            frame[2] = position + 1
+            value = values[position]
+            vector[column] = value
             spec = space.params[column]
-            for position, value in enumerate(self._grid[column]):
-                child = vector.copy()
-                child[column] = value
-                new = fresh or position >= self._bar[column]
-                nested = [c for c in spec.children if space.params[c].condition == (column, int(value))]
-                if nested:
-                    for inner, inner_new in walk(nested, child, new):
-                        yield from walk(rest, inner, inner_new)
-                else:
-                    yield from walk(rest, child, new)
+            for nested in reversed([c for c in spec.children if space.params[c].condition == (column, int(value))]):
+                after = (nested, after)
+            stack.append([after, fresh or position >= self._bar[column], 0])
 
-        for vector, fresh in walk(top, np.full(space.dim, np.nan), False):
-            if fresh or not any(self._bar):
-                yield vector
+
+_Columns = tuple[int, "_Columns"] | None
+"""The columns a walk still has to fill: ``(first, rest)``, or None when none is left."""

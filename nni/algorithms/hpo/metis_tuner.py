@@ -68,7 +68,8 @@ class MetisTuner(GPTunerBase):
         self.exploration_probability = float(exploration_probability)
         self._resampled: set[int] = set()
 
-    def _check_space(self, space: SearchSpace) -> None:
+    @classmethod
+    def _check_space(cls, space: SearchSpace) -> None:
         check_supported_types(space, "Metis", _SUPPORTED, nested=False, suggestion="GP or TPE")
         for spec in space.params:
             if spec.is_categorical and not all(isinstance(v, Real) and not isinstance(v, bool) for v in spec.values):

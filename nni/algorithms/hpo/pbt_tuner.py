@@ -95,10 +95,16 @@ class PBTTuner(Tuner):
             self.all_checkpoint_dir = path
         return self.all_checkpoint_dir
 
-    def update_search_space(self, search_space: dict[str, Any]) -> None:
-        """Parse the space and draw the first generation (distinct configurations)."""
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
+        """Refuse a space PBT cannot take; config validation calls it before anything runs."""
         space = parse_search_space(search_space)
         check_supported_types(space, "PBT", _SUPPORTED, nested=False, suggestion="TPE, Random or Evolution")
+        return space
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        """Parse the space and draw the first generation (distinct configurations)."""
+        space = self.check_search_space(search_space)
         self.space = space
         root = self._checkpoint_root()
         history = ConfigHistory(space)

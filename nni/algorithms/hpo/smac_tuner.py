@@ -77,10 +77,16 @@ class SMACTuner(Tuner):
 
     # -- search space ------------------------------------------------------------------------------
 
-    def update_search_space(self, search_space: dict[str, Any]) -> None:
-        """Translate the space for SMAC3; earlier results that fit it are told again."""
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
+        """Refuse a space SMAC cannot take; config validation calls it before anything runs."""
         space = parse_search_space(search_space)
         check_supported_types(space, "SMAC", _SUPPORTED, nested=False, suggestion="TPE or GP")
+        return space
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        """Translate the space for SMAC3; earlier results that fit it are told again."""
+        space = self.check_search_space(search_space)
         config_space_module, smac, *_ = self._modules
         configspace = config_space_module.ConfigurationSpace(seed=self.seed)
         configspace.add([self._hyperparameter(spec) for spec in space.top_level])

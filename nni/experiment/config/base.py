@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from pydantic.alias_generators import to_camel
 
 from ...errors import ConfigError
+from ...metrics import metric_number, short_repr
 
 __all__ = ["ConfigBase", "normalize_key", "config_error_from", "parse_duration", "camel_path"]
 
@@ -53,18 +54,25 @@ def config_error_from(error: ValidationError, source: str | None = None, prefix:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DURATION = 1e12
+"""Past this an event loop's timer stops being exact; no experiment runs that long anyway."""
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds in '30s', '10m', '2h', '1d' or a plain number of seconds."""
+    """Seconds in '30s', '10m', '2h', '1d' or a plain number of seconds (finite, at most ~31,700 years)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError(f"duration must be positive, got {value!r}")
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"duration must look like '30s', '10m', '2h', '1d' or a number of seconds, got {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+        seconds = metric_number(value)
+        if seconds is None or seconds <= 0:
+            raise ValueError(f"duration must be a positive finite number, got {short_repr(value, 100)}")
+    else:
+        match = _DURATION.match(str(value))
+        seconds = float(match.group(1)) * _UNIT[match.group(2)] if match else 0.0
+        if seconds <= 0:
+            raise ValueError(f"duration must look like '30s', '10m', '2h', '1d' or a number of seconds, "
+                             f"got {short_repr(value, 100)}")
+    if seconds > _MAX_DURATION:
+        raise ValueError(f"duration must be at most {_MAX_DURATION:.0f} seconds, got {short_repr(value, 100)}")
+    return seconds
 
 
 def _numeric_only(annotation: Any) -> bool:

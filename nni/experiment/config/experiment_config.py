@@ -10,13 +10,44 @@ import yaml
 from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator
 
 from ...errors import ConfigError
+from ...metrics import short_repr
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration
 from .training_services import LocalConfig, TrainingServiceConfig, parse_training_service
 
-__all__ = ["ExperimentConfig", "load_config_file"]
+__all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
+           "check_trial_concurrency", "check_max_trial_number"]
 
 AnyAlgorithm = AlgorithmConfig | CustomAlgorithmConfig
+
+MAX_TRIAL_CONCURRENCY = 10_000
+"""More trials at once than any one manager can follow; a larger value is a typo (or an attack)."""
+MAX_TRIAL_NUMBER = 10_000_000
+"""Every trial is kept in memory and in the database; ten million is already far past practical."""
+
+
+def _count_problem(value: Any, high: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be an integer from 1 to {high:,}, got {type(value).__name__} {short_repr(value, 100)}"
+    if not 1 <= value <= high:
+        return f"must be an integer from 1 to {high:,}, got {short_repr(value, 100)}"
+    return None
+
+
+def check_trial_concurrency(value: Any) -> int:
+    """The check of trialConcurrency, shared by the config and the live update paths (REST, engine)."""
+    problem = _count_problem(value, MAX_TRIAL_CONCURRENCY)
+    if problem:
+        raise ConfigError(f"trialConcurrency: {problem}")
+    return value
+
+
+def check_max_trial_number(value: Any) -> int:
+    """The check of maxTrialNumber, shared by the config and the live update paths (REST, engine)."""
+    problem = _count_problem(value, MAX_TRIAL_NUMBER)
+    if problem:
+        raise ConfigError(f"maxTrialNumber: {problem}")
+    return value
 
 
 class ExperimentConfig(ConfigBase):
@@ -31,7 +62,7 @@ class ExperimentConfig(ConfigBase):
     trial_concurrency: int | None = None
     trial_gpu_number: int | None = Field(default=None, ge=0)
     max_experiment_duration: str | int | float | None = None
-    max_trial_number: int | None = Field(default=None, gt=0)
+    max_trial_number: int | None = None
     max_trial_duration: str | int | float | None = None
     nni_manager_ip: str | None = None
     use_annotation: bool = False
@@ -64,9 +95,18 @@ class ExperimentConfig(ConfigBase):
 
     @field_validator("trial_concurrency")
     @classmethod
-    def _positive(cls, value: int | None) -> int | None:
-        if value is not None and value <= 0:
-            raise ValueError(f"must be a positive integer, got {value}")
+    def _concurrency(cls, value: int | None) -> int | None:
+        problem = None if value is None else _count_problem(value, MAX_TRIAL_CONCURRENCY)
+        if problem:
+            raise ValueError(problem)  # the key is named by config_error_from
+        return value
+
+    @field_validator("max_trial_number")
+    @classmethod
+    def _trial_number(cls, value: int | None) -> int | None:
+        problem = None if value is None else _count_problem(value, MAX_TRIAL_NUMBER)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("max_experiment_duration", "max_trial_duration")
@@ -156,6 +196,22 @@ class ExperimentConfig(ConfigBase):
         batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() in ("batch", "batchtuner")
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
+            self._check_tuner_takes_space(live_tuner)
+
+    def _check_tuner_takes_space(self, live_tuner: Any) -> None:
+        """Refuse, before anything runs, a space the tuner cannot take (Metis and a string choice, say).
+
+        Tuners that know their limits without being created say so with a ``check_search_space``
+        classmethod; a tuner without one finds out at its first ``update_search_space``.
+        """
+        check = getattr(live_tuner, "check_search_space", None)
+        algorithm = self.advisor or self.tuner
+        if live_tuner is None and isinstance(algorithm, AlgorithmConfig) and algorithm.name:
+            from ...algorithms.hpo.builtin import builtin_class
+
+            check = getattr(builtin_class(algorithm.name, "tuner"), "check_search_space", None)
+        if callable(check):
+            check(self.resolved_search_space())
 
     def resolve_paths(self, base: Path) -> None:
         """Make relative paths absolute against ``base`` (a YAML file's folder)."""
