@@ -16,7 +16,7 @@ import string
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -224,14 +224,23 @@ class Engine(ExperimentReadout):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _run_in_tuner_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._tuner_thread, lambda: fn(*args, **kwargs))
+    def _run_in_tuner_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Queue ``fn`` on the tuner's one thread now, so calls run in the order they are made.
 
-    async def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        Queueing at call time (not when a spawned task first runs) keeps a trial's result and end
+        ahead of the next ``generate_multiple_parameters``; otherwise an advisor waiting for them
+        could answer "nothing yet" while nothing runs, which reads as exhausted.
+        """
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._tuner_thread, lambda: fn(*args, **kwargs))
+
+    def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
         """Call the tuner/assessor; on an exception record ERROR with the traceback and return None."""
+        return self._tuner_outcome(fn, self._run_in_tuner_thread(fn, *args, **kwargs))
+
+    async def _tuner_outcome(self, fn: Callable[..., Any], future: asyncio.Future[Any]) -> Any:
         try:
-            result = await self._run_in_tuner_thread(fn, *args, **kwargs)
+            result = await future
         except NoMoreTrialError:
             raise
         except Exception as error:
