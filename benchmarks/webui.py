@@ -31,9 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nni.engine.records import MetricRecord, Trial, TrialStatus  # noqa: E402
 from nni.experiment.config import ExperimentConfig  # noqa: E402
 from nni.experiment.launcher import ExperimentRunner  # noqa: E402
+from nni.records import MetricRecord, Trial, TrialStatus  # noqa: E402
 from nni.storage.sqlite import SqliteStorage  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

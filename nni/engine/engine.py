@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..assessor import AssessResult
+from ..config import ExperimentConfig, parse_duration
+from ..config.experiment_config import check_max_trial_number, check_trial_concurrency
 from ..errors import NoMoreTrialError
-from ..experiment.config import ExperimentConfig, parse_duration
-from ..experiment.config.experiment_config import check_max_trial_number, check_trial_concurrency
 from ..metrics import metric_default, not_a_number_reason, short_repr
+from ..records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus
 from ..search_space import validate_search_space
 from ..storage.base import Storage
 from ..training_service.base import (
@@ -38,7 +39,6 @@ from ..training_service.base import (
     TrialWaiting,
 )
 from .readout import ExperimentReadout
-from .records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus
 
 __all__ = ["Engine"]
 

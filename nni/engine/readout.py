@@ -6,7 +6,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from .records import Trial, metric_default
+from ..metrics import metric_default
+from ..records import Trial
 
 __all__ = ["ExperimentReadout", "describe_object"]
 

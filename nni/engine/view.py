@@ -12,10 +12,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..experiment.config import ExperimentConfig
+from ..config import ExperimentConfig
+from ..records import Change, ExperimentStatus, Trial
 from ..storage.sqlite import SqliteStorage
 from .readout import ExperimentReadout
-from .records import Change, ExperimentStatus, Trial
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
 

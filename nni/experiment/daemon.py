@@ -14,7 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .config import ExperimentConfig
+from ..config import ExperimentConfig
 from .launcher import ExperimentRunner, bind_port, load_stored_config
 from .lock import ExperimentLock
 

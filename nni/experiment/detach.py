@@ -24,11 +24,11 @@ from typing import Any
 
 import psutil
 
-from ..engine.records import TrialStatus
+from ..config import ExperimentConfig
 from ..errors import StorageError
+from ..records import TrialStatus
 from ..storage.manifest import read_manifest, update_manifest_entry
 from ..storage.private import make_private_dir, touch_private_file
-from .config import ExperimentConfig
 from .launcher import bind_port, experiment_dir_of, find_experiment_dir
 from .lock import ExperimentLock, lock_held
 from .rest_client import RestClient, RestError

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..assessor import Assessor
-from ..engine.records import ExperimentStatus, metric_default
+from ..config import ExperimentConfig
 from ..errors import ConfigError
+from ..metrics import metric_default
+from ..records import ExperimentStatus
 from ..storage.manifest import read_manifest
 from ..tuner import Tuner
-from .config import ExperimentConfig
 from .data import TrialJob, TrialMetricData, TrialResult
 from .launcher import ExperimentRunner
 from .progress import ProgressLine, format_outcome, reopen_command

@@ -19,15 +19,15 @@ from typing import Any
 import uvicorn
 
 from ..algorithms.hpo.builtin import create_algorithm
+from ..config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
 from ..engine.engine import Engine
-from ..engine.records import ExperimentStatus
 from ..errors import ConfigError
+from ..records import ExperimentStatus
 from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
 from ..storage.private import make_private_dir, touch_private_file
 from ..storage.sqlite import SqliteStorage
 from ..training_service import create_training_service
-from .config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
 from .lock import ExperimentLock
 
 __all__ = ["ExperimentRunner", "experiment_dir_of", "bind_port", "check_port", "find_experiment_dir",

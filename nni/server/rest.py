@@ -9,8 +9,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..engine.records import TrialStatus
 from ..errors import ConfigError
+from ..records import TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine.records import MetricRecord, Trial
+from ..records import MetricRecord, Trial
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row"]
 

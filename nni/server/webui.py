@@ -35,8 +35,8 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..engine.records import FINISHED_STATUSES, Trial, TrialStatus
 from ..metrics import metric_number
+from ..records import FINISHED_STATUSES, Trial, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from ..engine.records import MetricRecord, Trial
+from ..records import MetricRecord, Trial
 
 __all__ = ["Storage"]
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..engine.records import MetricRecord, Trial, TrialStatus
 from ..errors import StorageError
+from ..records import MetricRecord, Trial, TrialStatus
 from .base import Storage
 
 __all__ = ["SqliteStorage", "DB_FILE"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..experiment.config.training_services import LocalConfig
+from ..config.training_services import LocalConfig
 from ..runtime import protocol
 from .base import (
     EventSink,

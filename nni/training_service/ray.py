@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..experiment.config.training_services import RayConfig
+from ..config.training_services import RayConfig
 from . import _ray_trial
 from ._code_archive import list_code_files, pack_code
 from ._mirror import TrialMirror

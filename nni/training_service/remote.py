@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..experiment.config.training_services import RemoteConfig, RemoteMachineConfig
+from ..config.training_services import RemoteConfig, RemoteMachineConfig
 from . import _trial_runner
 from ._code_archive import pack_code
 from ._mirror import TrialMirror

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..experiment.config.training_services import SlurmConfig
+from ..config.training_services import SlurmConfig
 from ..runtime import protocol
 from ..runtime.protocol import EXIT_CODE_FILE
 from .base import (

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from nnictl_helpers import Workspace, nnictl, wait_status
 
-from nni.engine.records import Trial, TrialStatus
 from nni.errors import StorageError
 from nni.experiment.detach import experiment_processes
+from nni.records import Trial, TrialStatus
 from nni.storage.manifest import read_manifest
 from nni.storage.sqlite import DB_FILE, SqliteStorage
 

@@ -227,7 +227,7 @@ def test_concurrent_nnictl_calls_keep_the_manifest_whole(workspace: Workspace) -
 
 
 def test_resume_adopts_recorded_trials_and_kills_unrecorded_ones(workspace: Workspace) -> None:
-    from nni.engine.records import TrialStatus
+    from nni.records import TrialStatus
     from nni.storage.sqlite import SqliteStorage
 
     config = workspace.write_config(trialCommand=LONG, trialConcurrency=2, maxTrialNumber=2)

@@ -1,20 +1,17 @@
-"""Experiment configuration: one pydantic model per config class, camelCase only at the boundary."""
+"""NNI's import path for the config models, which live in :mod:`nni.config`.
+
+The models sit below the engine and the training services (which import them), so they cannot live
+inside this public-API package without an import cycle; NNI code keeps importing them from here,
+submodules included (``nni.experiment.config.training_services``).
+"""
 
 from __future__ import annotations
 
-from .algorithm import AlgorithmConfig, CustomAlgorithmConfig
-from .base import parse_duration
-from .experiment_config import ExperimentConfig, load_config_file
-from .training_services import (
-    LocalConfig,
-    RayConfig,
-    RemoteConfig,
-    RemoteMachineConfig,
-    SlurmConfig,
-    TrainingServiceConfig,
-)
+import sys
 
-__all__ = [
-    "AlgorithmConfig", "CustomAlgorithmConfig", "ExperimentConfig", "LocalConfig", "RayConfig", "RemoteConfig",
-    "RemoteMachineConfig", "SlurmConfig", "TrainingServiceConfig", "load_config_file", "parse_duration",
-]
+from ...config import *  # noqa: F403
+from ...config import __all__ as __all__
+from ...config import algorithm, base, convert_v1, experiment_config, training_services, yaml_lines
+
+for _module in (algorithm, base, convert_v1, experiment_config, training_services, yaml_lines):
+    sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from ...engine.records import metric_default
-from ...experiment.config import parse_duration
+from ...config import parse_duration
 from ...experiment.detach import manager_alive, stop_experiment
+from ...metrics import metric_default
 from ...search_space import validate_search_space
 from ...storage.manifest import read_manifest, remove_manifest_entry
 from .common import (

@@ -9,9 +9,9 @@ import string
 import subprocess
 from pathlib import Path
 
+from ...config import ExperimentConfig
 from ...engine.view import load_stored_profile
 from ...errors import ConfigError
-from ...experiment.config import ExperimentConfig
 from ...experiment.detach import manager_alive, spawn_manager, start_manager, stop_experiment
 from ...experiment.launcher import experiment_dir_of, find_experiment_dir
 from ...storage.manifest import read_manifest

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator
 
-from ...errors import ConfigError
-from ...metrics import short_repr
+from ..errors import ConfigError
+from ..metrics import short_repr
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration
 from .training_services import LocalConfig, TrainingServiceConfig, parse_training_service
@@ -168,7 +168,7 @@ class ExperimentConfig(ConfigBase):
             raise
 
     def _check_complete(self, live_tuner: Any) -> None:
-        from ...search_space import validate_search_space
+        from ..search_space import validate_search_space
 
         if not self.trial_command:
             raise ConfigError("trialCommand: required (the command that runs one trial)")
@@ -207,7 +207,7 @@ class ExperimentConfig(ConfigBase):
         check = getattr(live_tuner, "check_search_space", None)
         algorithm = self.advisor or self.tuner
         if live_tuner is None and isinstance(algorithm, AlgorithmConfig) and algorithm.name:
-            from ...algorithms.hpo.builtin import builtin_class
+            from ..algorithms.hpo.builtin import builtin_class
 
             check = getattr(builtin_class(algorithm.name, "tuner"), "check_search_space", None)
         if callable(check):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["is_v1_config", "convert_v1_config"]
 

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from ...errors import ConfigError
-from ...metrics import metric_number, short_repr
+from ..errors import ConfigError
+from ..metrics import metric_number, short_repr
 
 __all__ = ["ConfigBase", "normalize_key", "config_error_from", "parse_duration", "camel_path"]
 

@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ..metrics import metric_default
-
 __all__ = [
     "TrialStatus", "ExperimentStatus", "MetricRecord", "Trial", "Change", "FINISHED_STATUSES",
-    "metric_default",
 ]
 
 
