@@ -1,7 +1,13 @@
-"""The data classes NNI users read from ``Experiment`` queries; their attribute names are NNI's."""
+"""The data classes NNI users read from ``Experiment`` queries; their attribute names are NNI's.
+
+Like NNI's, they are built from the REST wire format and decode it: a metric's ``data`` twice, each
+``hyperParameters`` entry and an export row's ``value`` once. A value that is already decoded (a
+dict, a number) is kept as it is, so they can also be built by hand.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,14 +17,29 @@ __all__ = ["TrialResult", "TrialMetricData", "TrialHyperParameters", "TrialJob"]
 # ruff: noqa: N815
 
 
-@dataclass
+def _decoded(value: Any) -> Any:
+    """A JSON text decoded (NNI's ``json.loads``); a value that is no text, or no JSON, as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+@dataclass(init=False)
 class TrialResult:
     parameter: dict[str, Any]
     value: Any
     trialJobId: str
 
+    def __init__(self, parameter: dict[str, Any], value: Any, trialJobId: str) -> None:
+        self.parameter = parameter
+        self.value = _decoded(value)
+        self.trialJobId = trialJobId
 
-@dataclass
+
+@dataclass(init=False)
 class TrialMetricData:
     timestamp: int
     trialJobId: str
@@ -26,6 +47,15 @@ class TrialMetricData:
     type: str
     sequence: int
     data: Any
+
+    def __init__(self, timestamp: int, trialJobId: str, parameterId: Any, type: str,  # noqa: A002 (NNI's name)
+                 sequence: int, data: Any) -> None:
+        self.timestamp = timestamp
+        self.trialJobId = trialJobId
+        self.parameterId = parameterId
+        self.type = type
+        self.sequence = sequence
+        self.data = _decoded(_decoded(data))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialMetricData:
@@ -39,11 +69,18 @@ class TrialHyperParameters:
     parameter_source: str
     parameters: dict[str, Any]
     parameter_index: int
+    placement_constraint: dict[str, Any] | None = None
+    version_info: dict[str, Any] | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrialHyperParameters:
-        return cls(data.get("parameter_id"), data.get("parameter_source", "algorithm"), data.get("parameters", {}),
-                   data.get("parameter_index", 0))
+    def from_json(cls, data: Any) -> TrialHyperParameters:
+        """From a wire entry (the record's JSON text) or the record itself."""
+        record = _decoded(data)
+        if not isinstance(record, dict):
+            raise ValueError(f"a hyper-parameter record must be a JSON object, got {data!r}")
+        return cls(record.get("parameter_id"), record.get("parameter_source", "algorithm"),
+                   record.get("parameters", {}), record.get("parameter_index", 0),
+                   record.get("placement_constraint"), record.get("version_info"))
 
 
 @dataclass

@@ -14,7 +14,7 @@ from starlette.routing import Mount
 
 from ..engine.view import ReadOnlyExperimentError
 from .guard import TOKEN_HEADER, RequestGuard, is_loopback
-from .rest import rest_routes
+from .rest import log_routes, rest_routes
 from .webui import webui_routes
 
 __all__ = ["create_app", "is_loopback", "TOKEN_HEADER"]
@@ -39,7 +39,8 @@ def create_app(engine: Any, token: str, host: str = "127.0.0.1", url_prefix: str
     Every route sits behind one :class:`RequestGuard` (Host, Origin, token, body size).
     """
     prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
-    routes = [Mount(f"{prefix}/api/v1/nni", routes=rest_routes()), *webui_routes(lambda: engine, prefix)]
+    routes = [Mount(f"{prefix}/api/v1/nni", routes=rest_routes()), Mount(f"{prefix}/logs", routes=log_routes()),
+              *webui_routes(lambda: engine, prefix)]
     guard = Middleware(RequestGuard, token=token, bind_host=host, allowed_hosts=tuple(allowed_hosts))
     app = Starlette(routes=routes, middleware=[guard],
                     exception_handlers={ReadOnlyExperimentError: _read_only, HTTPException: _http_error})

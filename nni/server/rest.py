@@ -1,23 +1,30 @@
-"""NNI's REST API (``/{url_prefix}/api/v1/nni/...``), answered from the engine's records."""
+"""NNI's REST API (``/{url_prefix}/api/v1/nni/...`` and ``/{url_prefix}/logs/...``), answered from the
+engine's records in NNI 3.0's wire format (see :mod:`nni.server.serialize`).
+
+Deliberate differences from NNI 3.0: an unknown trial is a 404 (NNI answers 200 with an empty body), a
+missing log file is a 404 (NNI answers with the web UI's page), mutations need the token, and
+``check-status`` adds the manager's identity (``experimentId``, ``nonce``) that nnictl checks.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
 from ..errors import ConfigError
-from ..records import TrialStatus
+from ..records import MetricRecord, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
 from .redact import public_manifest_entry, redact_secrets
-from .serialize import export_row, json_safe, metric_json, trial_json
+from .serialize import wire_export_row, wire_imported_data, wire_metric, wire_profile, wire_trial
 
-__all__ = ["rest_routes"]
+__all__ = ["rest_routes", "log_routes"]
 
 
 def _engine(request: Request) -> Any:
@@ -29,7 +36,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def version(request: Request) -> Response:
-    return JSONResponse(__version__)
+    """The bare version text, as NNI sends it (not a JSON string)."""
+    return PlainTextResponse(__version__)
 
 
 async def check_status(request: Request) -> Response:
@@ -40,7 +48,7 @@ async def check_status(request: Request) -> Response:
 
 def _profile(request: Request) -> dict[str, Any]:
     """The experiment profile; secrets in its config (SSH passwords) only for the token's holder."""
-    profile = json_safe(_engine(request).profile())
+    profile = wire_profile(_engine(request).profile())
     return profile if is_authorized(request) else redact_secrets(profile)
 
 
@@ -107,14 +115,14 @@ async def list_trials(request: Request) -> Response:
     trials = _engine(request).trials.values()
     if status:
         trials = [t for t in trials if t.status.value == status]
-    return JSONResponse([trial_json(t) for t in trials])
+    return JSONResponse([wire_trial(t) for t in trials])
 
 
 async def get_trial(request: Request) -> Response:
     trial = _engine(request).trials.get(request.path_params["trial_id"])
     if trial is None:
         return _error(404, f"no trial {request.path_params['trial_id']!r}")
-    return JSONResponse(trial_json(trial))
+    return JSONResponse(wire_trial(trial))
 
 
 async def kill_trial(request: Request) -> Response:
@@ -141,31 +149,62 @@ async def add_trial(request: Request) -> Response:
     return JSONResponse({"trialJobId": trial_id, "sequenceId": engine.trials[trial_id].sequence_id})
 
 
-def _metrics(trial: Any) -> list[dict[str, Any]]:
-    items = [metric_json(m) for m in trial.intermediate]
-    if trial.final is not None:
-        items.append(metric_json(trial.final))
-    return items
+_METRIC_TYPES = ("PERIODICAL", "FINAL")
+
+
+def _metrics(trials: Any, metric_type: str | None = None) -> list[MetricRecord]:
+    """The trials' metrics in the order they arrived (NNI's table order), optionally of one type."""
+    items = [m for t in trials for m in [*t.intermediate, *([t.final] if t.final is not None else [])]]
+    items.sort(key=lambda m: m.timestamp_ms)
+    return [m for m in items if metric_type is None or m.type == metric_type]
+
+
+def _metric_type(request: Request) -> str | None:
+    metric_type = request.query_params.get("type") or None
+    if metric_type is not None and metric_type not in _METRIC_TYPES:
+        raise HTTPException(400, f"type must be one of {', '.join(_METRIC_TYPES)}, got {metric_type!r}")
+    return metric_type
 
 
 async def metric_data(request: Request) -> Response:
+    """All metrics, or one trial's (``/metric-data/ID``), optionally ``?type=FINAL|PERIODICAL``."""
     engine = _engine(request)
+    metric_type = _metric_type(request)
     trial_id = request.path_params.get("trial_id")
+    trials = engine.trials.values()
     if trial_id is not None:
-        trial = engine.trials.get(trial_id)
-        if trial is None:
+        if trial_id not in engine.trials:
             return _error(404, f"no trial {trial_id!r}")
-        return JSONResponse(_metrics(trial))
-    return JSONResponse([m for t in engine.trials.values() for m in _metrics(t)])
+        trials = [engine.trials[trial_id]]
+    return JSONResponse([wire_metric(m) for m in _metrics(trials, metric_type)])
+
+
+def _sequence_bound(request: Request, name: str) -> int:
+    text = request.path_params[name]
+    try:
+        return int(text)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a whole number (a trial's sequence id), got {text!r}") from None
+
+
+async def metric_data_range(request: Request) -> Response:
+    """The metrics of the trials whose sequence id lies in [min, max] (both included), as NNI's."""
+    low, high = _sequence_bound(request, "min_seq_id"), _sequence_bound(request, "max_seq_id")
+    trials = [t for t in _engine(request).trials.values() if low <= t.sequence_id <= high]
+    return JSONResponse([wire_metric(m) for m in _metrics(trials)])
 
 
 async def metric_data_latest(request: Request) -> Response:
-    latest = []
-    for trial in _engine(request).trials.values():
-        items = _metrics(trial)
-        if items:
-            latest.append(items[-1])
-    return JSONResponse(latest)
+    """Every final result, then each trial's latest intermediate one (NNI's order)."""
+    metrics = _metrics(_engine(request).trials.values())
+    latest: dict[str, MetricRecord] = {}
+    for metric in metrics:
+        if metric.type == "PERIODICAL":
+            old = latest.get(metric.trial_id)
+            if old is None or old.sequence <= metric.sequence:
+                latest[metric.trial_id] = metric
+    finals = [m for m in metrics if m.type != "PERIODICAL"]
+    return JSONResponse([wire_metric(m) for m in [*finals, *latest.values()]])
 
 
 async def trial_file(request: Request) -> Response:
@@ -184,8 +223,25 @@ async def trial_file(request: Request) -> Response:
 
 async def export_data(request: Request) -> Response:
     engine = _engine(request)
-    return JSONResponse([export_row(t) for t in engine.trials.values()
+    return JSONResponse([wire_export_row(t) for t in engine.trials.values()
                          if t.status == TrialStatus.SUCCEEDED and t.final is not None])
+
+
+async def imported_data(request: Request) -> Response:
+    """Each ``import-data`` call's rows, as the JSON text NNI keeps per import."""
+    events = _engine(request).storage.experiment_events("import_data")
+    return JSONResponse(wire_imported_data([event["data"]["data"] for event in events]))
+
+
+async def log_file(request: Request) -> Response:
+    """A file of the experiment's ``log`` folder (NNI serves ``/logs/*`` from it); nothing outside it."""
+    name = request.path_params["path"]
+    path = confined_path(_engine(request).experiment_dir, "log", name)
+    if path is None:
+        return _error(403, "only files inside the experiment's log folder can be read")
+    if not path.is_file():
+        return _error(404, f"no log file {name!r}")
+    return FileResponse(path, media_type="text/plain; charset=utf-8")
 
 
 async def experiment_metadata(request: Request) -> Response:
@@ -206,6 +262,7 @@ def rest_routes() -> list[Route]:
         Route("/experiment", put_experiment, methods=["PUT"]),
         Route("/experiment", delete_experiment, methods=["DELETE"]),
         Route("/experiment/import-data", import_data, methods=["POST"]),
+        Route("/experiment/imported-data", imported_data),
         Route("/job-statistics", job_statistics),
         Route("/trial-jobs", list_trials, methods=["GET"]),
         Route("/trial-jobs", add_trial, methods=["POST"]),
@@ -213,9 +270,16 @@ def rest_routes() -> list[Route]:
         Route("/trial-jobs/{trial_id}", kill_trial, methods=["DELETE"]),
         Route("/metric-data", metric_data),
         Route("/metric-data/{trial_id}", metric_data),
+        Route("/metric-data-range/{min_seq_id}/{max_seq_id}", metric_data_range),
         Route("/metric-data-latest", metric_data_latest),
+        Route("/metric-data-latest/", metric_data_latest),
         Route("/trial-file/{trial_id}/{filename:path}", trial_file),
         Route("/export-data", export_data),
         Route("/experiment-metadata", experiment_metadata),
         Route("/experiments-info", experiments_info),
     ]
+
+
+def log_routes() -> list[Route]:
+    """``/logs/...``, mounted beside the API as NNI does."""
+    return [Route("/{path:path}", log_file)]

@@ -1,17 +1,25 @@
-"""JSON forms of the engine's records, in NNI's REST shapes (without NNI's double encoding).
+"""JSON forms of the engine's records: plain ones for our own readers, and NNI 3.0's wire forms.
 
-JSON has no NaN: non-finite floats anywhere in a value become the strings "NaN", "Infinity" and
-"-Infinity", so a diverged metric reaches clients readable and never as a number.
+The plain forms (``trial_json``, ``metric_json``, ``export_row``) hold values as values. JSON has no
+NaN: non-finite floats anywhere in them become the strings "NaN", "Infinity" and "-Infinity".
+
+The wire forms (``wire_*``) are what NNI 3.0's manager sends under /api/v1/nni/, key for key: a
+metric's ``data`` is the JSON text of the JSON text the trial reported (the trial side encodes it
+once, NNI's manager once more), each ``hyperParameters`` entry is the compact JSON text of the
+parameter record, an export row's ``value`` is the metric's JSON text, and keys NNI leaves undefined
+are absent. Only the REST boundary uses them; ``plain_*`` turn them back for clients such as nnictl.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from ..records import MetricRecord, Trial
 
-__all__ = ["json_safe", "metric_json", "trial_json", "export_row"]
+__all__ = ["json_safe", "metric_json", "trial_json", "export_row", "wire_metric", "wire_trial", "wire_export_row",
+           "wire_profile", "wire_imported_data", "plain_metric", "plain_trial", "plain_export_row", "decode_text"]
 
 
 def json_safe(value: Any) -> Any:
@@ -73,3 +81,96 @@ def export_row(trial: Trial) -> dict[str, Any]:
         "trialJobId": trial.trial_id,
         "status": trial.status.value,
     }
+
+
+# -- NNI 3.0's wire forms ---------------------------------------------------------------------------
+
+_PROFILE_KEYS = ("id", "revision", "execDuration", "logDir", "nextSequenceId", "params", "startTime", "endTime")
+"""The keys of NNI 3.0's ExperimentProfile."""
+
+
+def _plain_scalar(value: Any) -> Any:
+    """json.dumps' fallback: numpy scalars as numbers, anything else as its ``str``."""
+    if hasattr(value, "dtype") and hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _trial_text(value: Any) -> str:
+    """A metric as the trial side encodes it (Python's json.dumps: spaces, NaN kept as a name)."""
+    return json.dumps(value, default=_plain_scalar)
+
+
+def _manager_text(value: Any) -> str:
+    """A value as NNI's manager (JSON.stringify) encodes it: compact, non-ASCII kept."""
+    return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def wire_metric(metric: MetricRecord) -> dict[str, Any]:
+    """NNI's MetricDataRecord: ``parameterId`` is text and ``data`` is encoded twice, as NNI stores it."""
+    return {
+        "timestamp": metric.timestamp_ms,
+        "trialJobId": metric.trial_id,
+        "parameterId": None if metric.parameter_id is None else str(metric.parameter_id),
+        "type": metric.type,
+        "sequence": metric.sequence,
+        "data": json.dumps(_trial_text(metric.value)),
+    }
+
+
+def wire_trial(trial: Trial) -> dict[str, Any]:
+    """NNI's TrialJobInfo as its manager replays it from events; unknown fields are left out."""
+    info: dict[str, Any] = {"trialJobId": trial.trial_id, "status": trial.status.value,
+                            "hyperParameters": [_manager_text(trial.parameter_record)],
+                            "sequenceId": trial.sequence_id}
+    optional = {"logPath": trial.log_path, "startTime": trial.start_time_ms, "endTime": trial.end_time_ms,
+                "message": trial.message}
+    info.update({key: value for key, value in optional.items() if value is not None})
+    if trial.status.value == "SUCCEEDED" and trial.final is not None:
+        info["finalMetricData"] = [wire_metric(trial.final)]
+    if trial.status.value == "FAILED":
+        info["stderrPath"] = trial.stderr_path
+    return info
+
+
+def wire_export_row(trial: Trial) -> dict[str, Any]:
+    """One row of NNI's ``export-data``: the final result's JSON text as ``value``."""
+    return {"parameter": json_safe(trial.parameters),
+            "value": _trial_text(trial.final.value if trial.final is not None else None),
+            "trialJobId": trial.trial_id}
+
+
+def wire_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """NNI's ExperimentProfile: its keys only, and none whose value is unknown (no endTime while running)."""
+    return {key: json_safe(profile[key]) for key in _PROFILE_KEYS if profile.get(key) is not None}
+
+
+def wire_imported_data(batches: list[list[dict[str, Any]]]) -> list[str]:
+    """``experiment/imported-data``: each import as the JSON text of its list, as NNI stores it."""
+    return [_manager_text(batch) for batch in batches]
+
+
+def decode_text(value: Any) -> Any:
+    """A JSON text decoded; anything else (a value already plain, text that is no JSON) as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def plain_metric(item: dict[str, Any]) -> dict[str, Any]:
+    """A wire metric with its value decoded (NNI's client decodes ``data`` twice)."""
+    return {**item, "data": decode_text(decode_text(item.get("data")))}
+
+
+def plain_trial(item: dict[str, Any]) -> dict[str, Any]:
+    """A wire trial with its parameter records and final results decoded."""
+    return {**item, "hyperParameters": [decode_text(h) for h in item.get("hyperParameters", [])],
+            "finalMetricData": [plain_metric(m) for m in item.get("finalMetricData", [])]}
+
+
+def plain_export_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A wire export row with its value decoded."""
+    return {**item, "value": decode_text(item.get("value"))}

@@ -1,6 +1,7 @@
 """Reading an experiment for nnictl: from its manager when it runs, else from its database.
 
-Queries (trial ls, experiment show, export, ...) thus work on stopped and crashed experiments too.
+Queries (trial ls, experiment show, export, ...) thus work on stopped and crashed experiments too. The
+manager answers in NNI's wire format; its JSON texts are decoded here so both sources read alike.
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from typing import Any
 
 from ...engine.view import ViewEngine
 from ...experiment.detach import manager_alive
-from ...server.serialize import export_row, json_safe, metric_json, trial_json
+from ...server.serialize import (
+    export_row,
+    json_safe,
+    metric_json,
+    plain_export_row,
+    plain_metric,
+    plain_trial,
+    trial_json,
+)
 from .common import experiment_dir, fail, rest_call
 
 __all__ = ["trials_json", "profile_json", "export_rows", "metrics_json", "status_json", "open_stored"]
@@ -32,7 +41,7 @@ def _stored(experiment_id: str, read: Any) -> Any:
 
 def trials_json(experiment_id: str) -> list[dict[str, Any]]:
     if manager_alive(experiment_id):
-        return rest_call(experiment_id, "GET", "/trial-jobs")
+        return [plain_trial(t) for t in rest_call(experiment_id, "GET", "/trial-jobs")]
     return _stored(experiment_id, lambda e: [trial_json(t) for t in e.trials.values()])
 
 
@@ -50,13 +59,13 @@ def status_json(experiment_id: str) -> dict[str, Any]:
 
 def export_rows(experiment_id: str) -> list[dict[str, Any]]:
     if manager_alive(experiment_id):
-        return rest_call(experiment_id, "GET", "/export-data")
+        return [plain_export_row(r) for r in rest_call(experiment_id, "GET", "/export-data")]
     return _stored(experiment_id, lambda e: [export_row(t) for t in e.trials.values()
                                              if t.status.value == "SUCCEEDED" and t.final is not None])
 
 
 def metrics_json(experiment_id: str) -> list[dict[str, Any]]:
     if manager_alive(experiment_id):
-        return rest_call(experiment_id, "GET", "/metric-data")
+        return [plain_metric(m) for m in rest_call(experiment_id, "GET", "/metric-data")]
     return _stored(experiment_id, lambda e: [metric_json(m) for t in e.trials.values()
                                              for m in [*t.intermediate, *([t.final] if t.final else [])]])
