@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
@@ -21,8 +21,15 @@ from ..records import MetricRecord, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
-from .redact import public_manifest_entry, redact_secrets
-from .serialize import wire_export_row, wire_imported_data, wire_metric, wire_profile, wire_trial
+from .redact import redact_secrets
+from .serialize import (
+    wire_export_row,
+    wire_imported_data,
+    wire_manifest_entry,
+    wire_metric,
+    wire_profile,
+    wire_trial,
+)
 
 __all__ = ["rest_routes", "log_routes"]
 
@@ -36,8 +43,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def version(request: Request) -> Response:
-    """The bare version text, as NNI sends it (not a JSON string)."""
-    return PlainTextResponse(__version__)
+    """The bare version text, labelled JSON as NNI labels it (it is not a JSON string)."""
+    return Response(__version__, media_type="application/json")
 
 
 async def check_status(request: Request) -> Response:
@@ -247,11 +254,11 @@ async def log_file(request: Request) -> Response:
 async def experiment_metadata(request: Request) -> Response:
     engine = _engine(request)
     entry = read_manifest().get(engine.experiment_id, {"id": engine.experiment_id})
-    return JSONResponse(public_manifest_entry(entry))
+    return JSONResponse(wire_manifest_entry(entry))
 
 
 async def experiments_info(request: Request) -> Response:
-    return JSONResponse([public_manifest_entry(entry) for entry in read_manifest().values()])
+    return JSONResponse([wire_manifest_entry(entry) for entry in read_manifest().values()])
 
 
 def rest_routes() -> list[Route]:

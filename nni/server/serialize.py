@@ -19,7 +19,7 @@ from typing import Any
 from ..records import MetricRecord, Trial
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row", "wire_metric", "wire_trial", "wire_export_row",
-           "wire_profile", "wire_imported_data", "plain_metric", "plain_trial", "plain_export_row", "decode_text"]
+           "wire_profile", "wire_imported_data", "wire_manifest_entry", "plain_metric", "plain_trial", "plain_export_row", "decode_text"]
 
 
 def json_safe(value: Any) -> Any:
@@ -148,6 +148,20 @@ def wire_profile(profile: dict[str, Any]) -> dict[str, Any]:
 def wire_imported_data(batches: list[list[dict[str, Any]]]) -> list[str]:
     """``experiment/imported-data``: each import as the JSON text of its list, as NNI stores it."""
     return [_manager_text(batch) for batch in batches]
+
+
+_MANIFEST_KEYS = ("id", "port", "startTime", "endTime", "status", "platform", "experimentName", "tag", "pid",
+                  "logDir")
+"""The keys of NNI 3.0's experiments-list entries that ours share (never the token)."""
+
+
+def wire_manifest_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A manifest entry as NNI's ``experiments-info`` lists it: its keys, ``prefixUrl`` for our
+    ``urlPrefix``, ``webuiUrl`` as NNI's launcher records it (a list; empty when none was announced)."""
+    wire = {key: json_safe(entry[key]) for key in _MANIFEST_KEYS if key in entry}
+    wire["prefixUrl"] = entry.get("urlPrefix") or None
+    wire["webuiUrl"] = list(entry.get("webuiUrl") or [])
+    return wire
 
 
 def decode_text(value: Any) -> Any:
