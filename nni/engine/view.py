@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import ExperimentConfig
 from ..records import Change, ExperimentStatus, Trial
-from ..storage.sqlite import SqliteStorage
+from ..storage.nni30 import open_storage
 from .readout import ExperimentReadout
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
@@ -29,7 +29,7 @@ def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
     db_dir = Path(experiment_dir) / "db"
     if not (db_dir / "nni.sqlite").is_file():
         return None
-    storage = SqliteStorage(db_dir, read_only=True)
+    storage = open_storage(db_dir, read_only=True)
     try:
         return storage.load_profile()
     finally:
@@ -45,7 +45,7 @@ class ViewEngine(ExperimentReadout):
         db_dir = self.experiment_dir / "db"
         if not (db_dir / "nni.sqlite").is_file():
             raise FileNotFoundError(f"experiment {experiment_id} has no database in {db_dir}")
-        self.storage = SqliteStorage(db_dir, read_only=True)
+        self.storage = open_storage(db_dir, read_only=True)
         profile = self.storage.load_profile()
         if profile is None:
             self.storage.close()

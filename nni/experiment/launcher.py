@@ -25,8 +25,8 @@ from ..errors import ConfigError
 from ..records import ExperimentStatus
 from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
+from ..storage.nni30 import open_storage
 from ..storage.private import make_private_dir, touch_private_file
-from ..storage.sqlite import SqliteStorage
 from ..training_service import create_training_service
 from .lock import ExperimentLock
 
@@ -46,7 +46,9 @@ def find_experiment_dir(experiment_id: str) -> Path:
 
     entry = read_manifest().get(experiment_id) or {}
     if entry.get("logDir"):
-        return Path(entry["logDir"]).expanduser()
+        # Our entries name the experiment's folder; NNI 3.0's name the folder that holds it.
+        log_dir = Path(entry["logDir"]).expanduser()
+        return log_dir / experiment_id if (log_dir / experiment_id / "db").is_dir() else log_dir
     return Path("~/nni-experiments").expanduser().resolve() / experiment_id
 
 
@@ -190,7 +192,8 @@ class ExperimentRunner:
             (self.experiment_dir / sub).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("NNI_CHECKPOINT_DIRECTORY", str(self.experiment_dir / "checkpoint"))
         os.environ.setdefault("NNI_EXP_ID", self.experiment_id)
-        storage = SqliteStorage(self.experiment_dir / "db")
+        # NNI 3.0's own database is converted into ours here (its file kept as a backup).
+        storage = open_storage(self.experiment_dir / "db")
         service = create_training_service(self.config.training_service, self.experiment_id, self.experiment_dir)
         self.engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
                              on_status=self._on_status)

@@ -93,8 +93,8 @@ def _differences(nni: Any, ours: Any, where: str, extra: set[str], missing: set[
     if isinstance(nni, list) and isinstance(ours, list):
         if len(nni) != len(ours):
             return [f"{where}: NNI has {len(nni)} items, we have {len(ours)}"]
-        return [d for i, (a, b) in enumerate(zip(nni, ours)) for d in _differences(a, b, f"{where}[{i}]", extra,
-                                                                                    missing)]
+        pairs = enumerate(zip(nni, ours, strict=True))
+        return [d for i, (a, b) in pairs for d in _differences(a, b, f"{where}[{i}]", extra, missing)]
     if isinstance(nni, tuple) and isinstance(ours, tuple):
         return _differences(nni[1], ours[1], f"{where}(decoded)", extra, missing)
     return [] if nni == ours else [f"{where}: NNI {nni!r}, ours {ours!r}"]
