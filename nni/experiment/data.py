@@ -7,24 +7,15 @@ dict, a number) is kept as it is, so they can also be built by hand.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from ..storage.nni30 import decode_json_text
 
 __all__ = ["TrialResult", "TrialMetricData", "TrialHyperParameters", "TrialJob"]
 
 # These classes mirror NNI's public data classes, so their fields keep NNI's camelCase names.
 # ruff: noqa: N815
-
-
-def _decoded(value: Any) -> Any:
-    """A JSON text decoded (NNI's ``json.loads``); a value that is no text, or no JSON, as it is."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 @dataclass(init=False)
@@ -35,7 +26,7 @@ class TrialResult:
 
     def __init__(self, parameter: dict[str, Any], value: Any, trialJobId: str) -> None:
         self.parameter = parameter
-        self.value = _decoded(value)
+        self.value = decode_json_text(value)
         self.trialJobId = trialJobId
 
 
@@ -55,7 +46,7 @@ class TrialMetricData:
         self.parameterId = parameterId
         self.type = type
         self.sequence = sequence
-        self.data = _decoded(_decoded(data))
+        self.data = decode_json_text(decode_json_text(data))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialMetricData:
@@ -75,7 +66,7 @@ class TrialHyperParameters:
     @classmethod
     def from_json(cls, data: Any) -> TrialHyperParameters:
         """From a wire entry (the record's JSON text) or the record itself."""
-        record = _decoded(data)
+        record = decode_json_text(data)
         if not isinstance(record, dict):
             raise ValueError(f"a hyper-parameter record must be a JSON object, got {data!r}")
         return cls(record.get("parameter_id"), record.get("parameter_source", "algorithm"),

@@ -17,9 +17,10 @@ import math
 from typing import Any
 
 from ..records import MetricRecord, Trial
+from ..storage.nni30 import decode_json_text
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row", "wire_metric", "wire_trial", "wire_export_row",
-           "wire_profile", "wire_imported_data", "wire_manifest_entry", "plain_metric", "plain_trial", "plain_export_row", "decode_text"]
+           "wire_profile", "wire_imported_data", "wire_manifest_entry", "plain_metric", "plain_trial", "plain_export_row"]
 
 
 def json_safe(value: Any) -> Any:
@@ -164,27 +165,17 @@ def wire_manifest_entry(entry: dict[str, Any]) -> dict[str, Any]:
     return wire
 
 
-def decode_text(value: Any) -> Any:
-    """A JSON text decoded; anything else (a value already plain, text that is no JSON) as it is."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
-
-
 def plain_metric(item: dict[str, Any]) -> dict[str, Any]:
     """A wire metric with its value decoded (NNI's client decodes ``data`` twice)."""
-    return {**item, "data": decode_text(decode_text(item.get("data")))}
+    return {**item, "data": decode_json_text(decode_json_text(item.get("data")))}
 
 
 def plain_trial(item: dict[str, Any]) -> dict[str, Any]:
     """A wire trial with its parameter records and final results decoded."""
-    return {**item, "hyperParameters": [decode_text(h) for h in item.get("hyperParameters", [])],
+    return {**item, "hyperParameters": [decode_json_text(h) for h in item.get("hyperParameters", [])],
             "finalMetricData": [plain_metric(m) for m in item.get("finalMetricData", [])]}
 
 
 def plain_export_row(item: dict[str, Any]) -> dict[str, Any]:
     """A wire export row with its value decoded."""
-    return {**item, "value": decode_text(item.get("value"))}
+    return {**item, "value": decode_json_text(item.get("value"))}

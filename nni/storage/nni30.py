@@ -19,7 +19,7 @@ from ..records import MetricRecord, Trial, TrialStatus
 from .base import Storage
 from .sqlite import DB_FILE, SqliteStorage
 
-__all__ = ["Nni30Storage", "is_nni30_database", "convert_nni30_database", "open_storage", "BACKUP_SUFFIX"]
+__all__ = ["Nni30Storage", "decode_json_text", "is_nni30_database", "convert_nni30_database", "open_storage", "BACKUP_SUFFIX"]
 
 NNI30_TABLES = frozenset({"TrialJobEvent", "MetricData", "ExperimentProfile"})
 BACKUP_SUFFIX = ".nni30"
@@ -72,8 +72,11 @@ def _config(params: dict[str, Any]) -> dict[str, Any]:
             else strip(services)}
 
 
-def _decoded(text: Any) -> Any:
-    """A JSON text decoded; text that is no JSON as it is."""
+def decode_json_text(text: Any) -> Any:
+    """A JSON text decoded; anything else (a value already decoded, text that is no JSON) as it is.
+
+    NNI 3.0 keeps and sends values as JSON texts (metrics even as texts of texts); this is the one
+    decoder for them: its database here, its REST answers in the ``Experiment`` client and nnictl."""
     if not isinstance(text, str):
         return text
     try:
@@ -99,10 +102,9 @@ class Nni30Storage(Storage):
         """SQLite errors and rows NNI would not have written, as a StorageError naming the file."""
         try:
             yield
-        except sqlite3.DatabaseError as error:
-            raise StorageError(f"{self.path}: cannot read NNI 3.0's experiment database: {error}") from error
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise StorageError(f"{self.path}: unreadable row in NNI 3.0's experiment database ({error})") from error
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError, AttributeError) as error:
+            problem = "cannot read" if isinstance(error, sqlite3.DatabaseError) else "unreadable row in"
+            raise StorageError(f"{self.path}: {problem} NNI 3.0's experiment database ({error})") from error
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         with self._reading():
@@ -163,7 +165,7 @@ class Nni30Storage(Storage):
                     continue
                 # NNI keeps the trial's JSON text as a JSON string: decoding twice gives the value.
                 metric = MetricRecord(trial_id, None if parameter_id is None else int(parameter_id), kind,
-                                      int(sequence), int(timestamp), _decoded(_decoded(data)))
+                                      int(sequence), int(timestamp), decode_json_text(decode_json_text(data)))
                 if kind == "FINAL":
                     trial.final = trial.final or metric
                 else:
@@ -175,7 +177,7 @@ class Nni30Storage(Storage):
         for timestamp, trial_id, event, data, log_path, sequence_id, message in events:
             if not trial_id:
                 continue
-            record = _decoded(data) if data and data.strip() else None
+            record = decode_json_text(data) if data and data.strip() else None
             trial = trials.get(trial_id)
             if trial is None:
                 record = record if isinstance(record, dict) else {}
