@@ -323,6 +323,7 @@ class ServiceBase(TrainingService, Generic[ConfigT, RunT]):
 
     def _emit_started(self, run: RunT, log_path: str, *, stdout_path: Path | None, stderr_path: Path | None,
                       host: str | None, handle: dict[str, Any]) -> None:
+        """Report that the trial's command runs (``handle`` finds it again after a manager restart)."""
         run.started = True
         self._waiting.pop(run.trial_id, None)
         self._emit(TrialStarted(run.trial_id, log_path=log_path, stdout_path=stdout_path, stderr_path=stderr_path,

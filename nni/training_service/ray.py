@@ -63,11 +63,15 @@ def _node_check() -> Any:
         try:
             import nni
             from nni.runtime import protocol  # noqa: F401 - trials need the trial side too
-            from nni.training_service import _process  # noqa: F401 - and the trial runner this
 
             result["nni"] = nni.__version__
         except ImportError as error:
             result["error"] = f"{type(error).__name__}: {error}"
+            return result
+        try:
+            from nni.training_service import _process  # noqa: F401 - what the trial runner needs besides
+        except ImportError as error:
+            result["runner"] = f"{type(error).__name__}: {error}"
         return result
     return check
 
@@ -166,6 +170,9 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
                                 f"nni=={__version__} on the nodes or add it to runtimeEnv (pip)")
             elif not compatible_versions(__version__, result["nni"]):
                 problems.append(f"{where}: has nni {result['nni']} but the manager runs {__version__}")
+            elif "runner" in result:
+                problems.append(f"{where}: has nni {result['nni']} but cannot import what the trial runner needs "
+                                f"({result['runner']}); reinstall nni=={__version__} there")
         if problems:
             raise TrainingServiceError("Ray nodes failed the pre-flight check:\n  " + "\n  ".join(problems))
         if not checked:

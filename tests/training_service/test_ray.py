@@ -221,6 +221,21 @@ def test_preflight_names_nodes_that_cannot_run_trials(tmp_path: Path, monkeypatc
         run(unreachable.start(Collector()))
 
 
+def test_preflight_names_what_the_trial_runner_cannot_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compatible version that lacks the runner's helpers (a broken or partial install) is refused."""
+    monkeypatch.chdir(tmp_path)  # as above: the checkout's nni would win
+    partial = tmp_path / "partial"
+    (partial / "nni" / "runtime").mkdir(parents=True)
+    (partial / "nni" / "__init__.py").write_text(f"__version__ = {__version__!r}\n")
+    (partial / "nni" / "runtime" / "__init__.py").write_text("")
+    (partial / "nni" / "runtime" / "protocol.py").write_text("")
+    service, _ = _service(tmp_path, runtime_env={"env_vars": {"PYTHONPATH": str(partial)}})
+    with pytest.raises(TrainingServiceError, match=rf"ray node 127\.0\.0\.1 \(\w+\): has nni {__version__} but "
+                                                   r"cannot import what the trial runner needs \(ModuleNotFound"):
+        run(service.start(Collector()))
+    run(service.stop())
+
+
 def test_code_directory_with_too_many_files_fails_the_trial(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     for i in range(2001):
