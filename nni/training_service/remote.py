@@ -146,10 +146,7 @@ class RemoteTrainingService(ServiceBase[RemoteConfig, _Trial]):
         machine.trials[spec.trial_id] = trial
         first = await self._open(trial, {"follow": self._follow_request(trial)})
         if first != "started":
-            trial.ended = True
-            machine.trials.pop(spec.trial_id, None)
-            self._trials.pop(spec.trial_id, None)
-            machine.allocator.release(spec.trial_id)
+            self._forget(trial)
             return False
         return True
 
@@ -258,10 +255,7 @@ class RemoteTrainingService(ServiceBase[RemoteConfig, _Trial]):
         """A trial that never started because its machine went away goes back to the queue."""
         if trial.ended:
             return
-        trial.ended = True
-        trial.machine.trials.pop(trial.spec.trial_id, None)
-        trial.machine.allocator.release(trial.spec.trial_id)
-        self._trials.pop(trial.spec.trial_id, None)
+        self._forget(trial)
         if trial.killed:
             self._end(trial.trial_id, None, CANCELED_BEFORE_START, killed=True)
             return
@@ -373,6 +367,12 @@ class RemoteTrainingService(ServiceBase[RemoteConfig, _Trial]):
     def _release(self, run: _Trial) -> None:
         run.machine.trials.pop(run.trial_id, None)
         run.machine.allocator.release(run.trial_id)
+
+    def _forget(self, trial: _Trial) -> None:
+        """Drop a trial without reporting an end: it goes back to the queue, or was never ours."""
+        self._release(trial)
+        trial.ended = True
+        self._trials.pop(trial.trial_id, None)
 
     def _after_end(self) -> None:
         self._wake.set()
