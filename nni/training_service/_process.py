@@ -70,10 +70,15 @@ def read_exit_code(trial_dir: str | os.PathLike[str]) -> int | None:
 
 
 def process_alive(pid: int, *, group: bool = False) -> bool:
-    """Whether process ``pid`` (or, with ``group``, any process of group ``pid``) still exists.
+    """Whether process ``pid`` (or, with ``group``, any process of group ``pid``) still runs.
 
-    A process of another user counts as alive: it exists, we just may not signal it.
+    A process of another user counts as alive: it exists, we just may not signal it. A zombie (ended,
+    not yet reaped by its parent) does not; a group lives while any of its processes does.
     """
+    if pid <= 0:  # 0 and negatives would name our own group or all processes
+        return False
+    if not group and _zombie(pid):
+        return False
     try:
         if group:
             os.killpg(pid, 0)
@@ -84,6 +89,15 @@ def process_alive(pid: int, *, group: bool = False) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False  # gone (kill() below says so) or no /proc on this system
+    # the state follows the command name, which is in parentheses and may hold any character
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def signal_group(pgid: int, signum: int) -> None:

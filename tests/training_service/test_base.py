@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,18 @@ def test_process_alive_for_processes_and_groups() -> None:
         child.wait()
     assert not process_alive(child.pid)
     assert not process_alive(child.pid, group=True)
+    assert not process_alive(0) and not process_alive(-1)
+
+
+def test_a_zombie_is_not_alive() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while process_alive(child.pid) and time.monotonic() < deadline:  # ended but not reaped: a zombie
+        time.sleep(0.02)
+    try:
+        assert not process_alive(child.pid)
+    finally:
+        child.wait()
 
 
 # -- ServiceBase -----------------------------------------------------------------------------------
