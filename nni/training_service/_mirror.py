@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime import protocol
-from .local import describe_exit
+from ._process import exit_reason
 
 __all__ = ["TrialMirror"]
 
@@ -67,10 +67,8 @@ class TrialMirror:
     def exit_of(message: dict[str, Any]) -> tuple[int | None, str | None]:
         """(exit code, reason) of an ``exit`` message; the reason is None for a success."""
         code = message.get("code")
-        if code == 0:
-            return 0, None
         if code is not None:
-            return int(code), describe_exit(int(code))
+            return int(code), exit_reason(int(code))
         return None, "killed" if message.get("killed") else "the trial's processes ended without an exit status"
 
 

@@ -125,7 +125,7 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
             while runner.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
         except OSError:
-            pass
+            pass  # the runner is gone already: closing its stdin below is all that is left
         raise
     finally:
         if runner.poll() is None:

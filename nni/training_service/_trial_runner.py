@@ -3,7 +3,7 @@
 The remote service starts this script over an SSH channel and the Ray service inside a Ray task, so
 parameters, metrics and output travel over the connection the manager opened: the machine running
 the trial never connects back. It is executed as a plain script (``python3 _trial_runner.py``) and
-needs only the standard library and :mod:`nni.runtime.protocol`.
+needs only the standard library, :mod:`nni.runtime.protocol` and :mod:`._process`.
 
 The first stdin line is the request, ``{"launch": {...}}`` or ``{"follow": {...}}`` (see
 :func:`main`). Afterwards a ``{"kill": true}`` line ends the trial's whole process group (SIGTERM,
@@ -38,8 +38,8 @@ import time
 from typing import IO, Any
 
 from nni.runtime import protocol
+from nni.training_service._process import exit_wrapper, process_alive, read_exit_code, read_int, signal_group
 
-EXIT_CODE_FILE = os.path.join(".nni", "exitcode")
 PGID_FILE = os.path.join(".nni", "pgid")
 POLL_SECONDS = 0.1
 CHUNK_BYTES = 64 * 1024
@@ -104,43 +104,16 @@ class _FileTail:
         return out
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _read_exit_code(trial_dir: str) -> int | None:
-    try:
-        with open(os.path.join(trial_dir, EXIT_CODE_FILE), encoding="utf-8") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def _launch(request: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Start the trial command in its own session, with stdout/stderr in files of its folder."""
     trial_dir = request["trial_dir"]
     os.makedirs(os.path.join(trial_dir, ".nni"), exist_ok=True)
     if request.get("parameter_record") is not None:
         protocol.write_parameter_file(trial_dir, request["parameter_record"])
-    exit_file = os.path.join(trial_dir, EXIT_CODE_FILE)
+    exit_file = os.path.join(trial_dir, protocol.EXIT_CODE_FILE)
     if os.path.exists(exit_file):  # left by an earlier run of this trial (re-run after a resume)
         os.remove(exit_file)
-    quoted = "'" + exit_file.replace("'", "'\\''") + "'"
-    # The shell records the exit status so that a later follower learns how the trial ended.
-    script = f"{request['command']}\n__nni_status=$?\necho $__nni_status > {quoted}\nexit $__nni_status\n"
+    script = exit_wrapper(request["command"], exit_file)
     env = dict(os.environ)
     env.update(request.get("env") or {})
     with open(os.path.join(trial_dir, "stdout"), "ab") as out, open(os.path.join(trial_dir, "stderr"), "ab") as err:
@@ -149,14 +122,6 @@ def _launch(request: dict[str, Any]) -> subprocess.Popen[bytes]:
     with open(os.path.join(trial_dir, PGID_FILE), "w", encoding="utf-8") as f:
         f.write(str(process.pid))
     return process
-
-
-def _read_pgid(trial_dir: str) -> int | None:
-    try:
-        with open(os.path.join(trial_dir, PGID_FILE), encoding="utf-8") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def run(request: dict[str, Any], stdin_fd: int, output: _Output) -> int:
@@ -183,8 +148,8 @@ def run(request: dict[str, Any], stdin_fd: int, output: _Output) -> int:
 
         threading.Thread(target=wait_and_wake, daemon=True).start()
     else:
-        found = body.get("pgid") or _read_pgid(trial_dir)
-        if found is None or (not _group_alive(int(found)) and _read_exit_code(trial_dir) is None):
+        found = body.get("pgid") or read_int(os.path.join(trial_dir, PGID_FILE))
+        if found is None or (not process_alive(int(found), group=True) and read_exit_code(trial_dir) is None):
             output.send({"ev": "gone"})
             return 0
         pgid = int(found)
@@ -228,7 +193,7 @@ def run(request: dict[str, Any], stdin_fd: int, output: _Output) -> int:
         if not killed:
             killed = True
             kill_deadline = time.monotonic() + grace
-            _signal_group(pgid, signal.SIGTERM)
+            signal_group(pgid, signal.SIGTERM)
 
     while True:
         for key, _ in selector.select(POLL_SECONDS):
@@ -263,18 +228,18 @@ def run(request: dict[str, Any], stdin_fd: int, output: _Output) -> int:
         if process is not None:
             ended = process.poll() is not None
         else:
-            ended = _read_exit_code(trial_dir) is not None or not _group_alive(pgid)
+            ended = read_exit_code(trial_dir) is not None or not process_alive(pgid, group=True)
         if ended:
             flush()
-            code = _read_exit_code(trial_dir)
+            code = read_exit_code(trial_dir)
             if code is None and process is not None:
                 code = process.returncode
             if killed:
-                _signal_group(pgid, signal.SIGKILL)  # whatever the trial left behind in its group
+                signal_group(pgid, signal.SIGKILL)  # whatever the trial left behind in its group
             output.send({"ev": "exit", "code": code, "killed": killed})
             return 0
         if kill_deadline is not None and time.monotonic() > kill_deadline:
-            _signal_group(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             kill_deadline = None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from .base import (
 )
 
 __all__ = ["HybridTrainingService"]
+
+_logger = logging.getLogger("nni.training_service.hybrid")
 
 
 class HybridTrainingService(TrainingService):
@@ -64,8 +67,8 @@ class HybridTrainingService(TrainingService):
         problems = [f"{s.platform}: {r}" for s, r in zip(self.services, results, strict=True)
                     if isinstance(r, BaseException)]
         if problems:
-            await asyncio.gather(*(s.stop() for s, r in zip(self.services, results, strict=True)
-                                   if not isinstance(r, BaseException)), return_exceptions=True)
+            await self._stop_all([s for s, r in zip(self.services, results, strict=True)
+                                  if not isinstance(r, BaseException)])
             raise TrainingServiceError("hybrid training service: " + "; ".join(problems))
 
     def _for_service(self, spec: TrialSpec, index: int) -> TrialSpec:
@@ -93,7 +96,16 @@ class HybridTrainingService(TrainingService):
             await self.services[index].kill(trial_id)
 
     async def stop(self) -> None:
-        await asyncio.gather(*(s.stop() for s in self.services), return_exceptions=True)
+        await self._stop_all(self.services)
+
+    @staticmethod
+    async def _stop_all(services: list[TrainingService]) -> None:
+        """Stop every service, each whatever the others do; a failure is logged naming the platform."""
+        results = await asyncio.gather(*(s.stop() for s in services), return_exceptions=True)
+        for service, result in zip(services, results, strict=True):
+            if isinstance(result, Exception):
+                _logger.error("hybrid training service: stopping %s failed: %s", service.platform, result,
+                              exc_info=result)
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
         index = handle.get("hybrid_service")

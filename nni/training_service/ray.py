@@ -18,12 +18,8 @@ manager and are not adopted after a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import shutil
 import socket
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,27 +29,16 @@ from ..config.training_services import RayConfig
 from . import _ray_trial
 from ._code_archive import list_code_files, pack_code
 from ._mirror import TrialMirror
-from .base import (
-    EventSink,
-    TrainingService,
-    TrainingServiceError,
-    TrialEnded,
-    TrialMetric,
-    TrialSpec,
-    TrialStarted,
-    TrialWaiting,
-)
-from .remote import compatible_versions
+from ._process import compatible_versions
+from .base import CANCELED_BEFORE_START, EventSink, ServiceBase, TrainingServiceError, TrialRun, TrialSpec
 
 __all__ = ["RayTrainingService"]
+
+_logger = logging.getLogger("nni.training_service.ray")
 
 _KILL_GRACE_SECONDS = 3.0
 _CHECK_TIMEOUT_SECONDS = 180.0
 _CONNECT_TIMEOUT_SECONDS = 10.0
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _ray() -> Any:
@@ -82,6 +67,11 @@ def _node_check() -> Any:
             result["nni"] = nni.__version__
         except ImportError as error:
             result["error"] = f"{type(error).__name__}: {error}"
+            return result
+        try:
+            from nni.training_service import _process  # noqa: F401 - what the trial runner needs besides
+        except ImportError as error:
+            result["runner"] = f"{type(error).__name__}: {error}"
         return result
     return check
 
@@ -92,43 +82,33 @@ def _first_line(error: BaseException) -> str:
 
 
 @dataclass
-class _RayTrial:
-    spec: TrialSpec
+class _RayTrial(TrialRun):
     mirror: TrialMirror = field(init=False)
     generator: Any = None
-    task: asyncio.Task[None] | None = None
     node_ip: str | None = None
     node_id: str | None = None
     sys_dir: str | None = None
-    gpus: tuple[int, ...] = ()
-    started: bool = False
-    killed: bool = False
-    ended: bool = False
 
     def __post_init__(self) -> None:
         self.mirror = TrialMirror(Path(self.spec.trial_dir))
 
 
-class RayTrainingService(TrainingService):
+class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
     platform = "ray"
+    stop_timeout = _KILL_GRACE_SECONDS + 15
 
     def __init__(self, config: RayConfig, experiment_id: str, experiment_dir: Path) -> None:
-        self.config = config
-        self.experiment_id = experiment_id
-        self.experiment_dir = Path(experiment_dir)
-        self._events: EventSink | None = None
-        self._trials: dict[str, _RayTrial] = {}
+        super().__init__(config, experiment_id, experiment_dir)
         self._initialized_here = False
         self._remote: Any = None
         self._nodes: list[dict[str, Any]] = []
         self._checked_code: dict[str, str | None] = {}
         self._code_refs: dict[str, tuple[Any, str]] = {}
-        self._tmp: str | None = None
 
     # -- interface --------------------------------------------------------------------------------
 
     async def start(self, events: EventSink) -> None:
-        self._events = events
+        await super().start(events)
         ray = _ray()
         if not ray.is_initialized():
             await self._connect(ray)
@@ -172,8 +152,7 @@ class RayTrainingService(TrainingService):
             results = await asyncio.wait_for(asyncio.gather(*refs, return_exceptions=True), _CHECK_TIMEOUT_SECONDS)
         except asyncio.TimeoutError:
             for ref in refs:
-                with contextlib.suppress(Exception):
-                    ray.cancel(ref, force=True)
+                _cancel(ref, force=True)
             raise TrainingServiceError(f"ray: the nodes did not run the check task within "
                                        f"{_CHECK_TIMEOUT_SECONDS:g}s (runtime environment still installing?)") from None
         problems = []
@@ -191,6 +170,9 @@ class RayTrainingService(TrainingService):
                                 f"nni=={__version__} on the nodes or add it to runtimeEnv (pip)")
             elif not compatible_versions(__version__, result["nni"]):
                 problems.append(f"{where}: has nni {result['nni']} but the manager runs {__version__}")
+            elif "runner" in result:
+                problems.append(f"{where}: has nni {result['nni']} but cannot import what the trial runner needs "
+                                f"({result['runner']}); reinstall nni=={__version__} there")
         if problems:
             raise TrainingServiceError("Ray nodes failed the pre-flight check:\n  " + "\n  ".join(problems))
         if not checked:
@@ -227,8 +209,8 @@ class RayTrainingService(TrainingService):
         except (ValueError, TypeError, ray.exceptions.RayError) as error:
             self._finish(trial, None, f"Ray refused the task: {_first_line(error)}")
             return
-        self._emit(TrialWaiting(spec.trial_id, self._waiting_reason(cpus, spec.gpu_number)))
-        trial.task = asyncio.ensure_future(self._consume(trial))
+        self._set_waiting(spec.trial_id, self._waiting_reason(cpus, spec.gpu_number))
+        self._spawn(self._consume(trial), f"following the Ray task of trial {spec.trial_id}", trial)
 
     async def kill(self, trial_id: str) -> None:
         trial = self._trials.get(trial_id)
@@ -237,34 +219,22 @@ class RayTrainingService(TrainingService):
         trial.killed = True
         if trial.generator is None:
             return
-        ray = _ray()
-        with contextlib.suppress(Exception):
-            ray.cancel(trial.generator)
-        asyncio.ensure_future(self._force_later(trial))
+        _cancel(trial.generator, force=False)
+        self._spawn(self._force_later(trial), f"forcing the cancellation of trial {trial_id}")
 
     async def _force_later(self, trial: _RayTrial) -> None:
         await asyncio.sleep(_KILL_GRACE_SECONDS + 5)
         if trial.ended:
             return
-        with contextlib.suppress(Exception):
-            _ray().cancel(trial.generator, force=True)
+        _cancel(trial.generator, force=True)
         await asyncio.sleep(5)
-        self._finish(trial, None, "killed (Ray did not confirm the cancellation)")
+        self._finish(trial, None, self._unconfirmed_kill(trial))
 
-    async def stop(self) -> None:
-        trials = [t for t in self._trials.values() if not t.ended]
-        for trial in trials:
-            await self.kill(trial.spec.trial_id)
-        deadline = time.monotonic() + _KILL_GRACE_SECONDS + 15
-        while any(not t.ended for t in trials) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        for trial in trials:
-            self._finish(trial, None, "killed (Ray did not confirm the cancellation)")
-            if trial.task is not None:
-                trial.task.cancel()
+    def _unconfirmed_kill(self, trial: _RayTrial) -> str:
+        return "killed (Ray did not confirm the cancellation)"
+
+    async def _close(self) -> None:
         self._code_refs.clear()
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
         if self._initialized_here:
             ray = _ray()
             await asyncio.to_thread(ray.shutdown)
@@ -306,9 +276,7 @@ class RayTrainingService(TrainingService):
         """The packed code directory in Ray's object store (put once), and its digest."""
         key = str(code_dir)
         if key not in self._code_refs:
-            if self._tmp is None:
-                self._tmp = tempfile.mkdtemp(prefix="nni-ray-code-")
-            archive = Path(self._tmp) / f"code-{len(self._code_refs)}.tar.gz"
+            archive = self._scratch_dir() / f"code-{len(self._code_refs)}.tar.gz"
             digest = await asyncio.to_thread(pack_code, code_dir, archive)
             if key not in self._code_refs:
                 self._code_refs[key] = (_ray().put(archive.read_bytes()), digest)
@@ -325,10 +293,6 @@ class RayTrainingService(TrainingService):
                     f"pending until one joins")
         return f"waiting for Ray to schedule it ({words})"
 
-    def _emit(self, event: Any) -> None:
-        assert self._events is not None, "start() first"
-        self._events(event)
-
     async def _consume(self, trial: _RayTrial) -> None:
         try:
             async for ref in trial.generator:
@@ -344,33 +308,22 @@ class RayTrainingService(TrainingService):
 
     def _handle(self, trial: _RayTrial, message: dict[str, Any]) -> None:
         kind = message.get("ev")
-        spec = trial.spec
         if kind == "node":
             trial.node_ip, trial.node_id, trial.sys_dir = message["ip"], message["node_id"], message["sys_dir"]
             trial.gpus = tuple(int(g) for g in message.get("gpus") or () if str(g).isdigit())
         elif kind == "started" and not trial.started:
-            trial.started = True
-            self._emit(TrialStarted(spec.trial_id, log_path=f"ray://{trial.node_ip}{trial.sys_dir}",
-                                    stdout_path=trial.mirror.stdout, stderr_path=trial.mirror.stderr,
-                                    host=trial.node_ip, gpus=trial.gpus, timestamp_ms=_now_ms(),
-                                    handle={"node_id": trial.node_id, "ip": trial.node_ip}))
-        elif kind == "metric":
-            record = trial.mirror.metric(message)
-            if record is not None:
-                self._emit(TrialMetric(spec.trial_id, record))
-        elif kind == "out":
-            trial.mirror.output(message)
-        elif kind == "exit":
-            self._finish(trial, *TrialMirror.exit_of(message))
-        elif kind == "error":
-            self._finish(trial, None, f"ray node {trial.node_ip}: {message.get('message')}")
+            self._emit_started(trial, f"ray://{trial.node_ip}{trial.sys_dir}", stdout_path=trial.mirror.stdout,
+                               stderr_path=trial.mirror.stderr, host=trial.node_ip,
+                               handle={"node_id": trial.node_id, "ip": trial.node_ip})
+        else:
+            self._mirror_message(trial, trial.mirror, message, f"ray node {trial.node_ip}")
 
     def _failed(self, trial: _RayTrial, error: Exception) -> None:
         exceptions = _ray().exceptions
         cause = getattr(error, "cause", None)
         where = f"Ray node {trial.node_ip} ({trial.node_id[:8]})" if trial.node_id else "its Ray node"
         if trial.killed:
-            self._finish(trial, None, "killed" if trial.started else "canceled before it started")
+            self._finish(trial, None, "killed" if trial.started else CANCELED_BEFORE_START)
         elif isinstance(error, getattr(exceptions, "NodeDiedError", ())):
             self._finish(trial, None, f"{where} died: {_first_line(error)}")
         elif isinstance(error, exceptions.WorkerCrashedError):
@@ -382,8 +335,11 @@ class RayTrainingService(TrainingService):
         else:
             self._finish(trial, None, f"the Ray task failed: {type(error).__name__}: {_first_line(error)}")
 
-    def _finish(self, trial: _RayTrial, code: int | None, reason: str | None) -> None:
-        if trial.ended:
-            return
-        trial.ended = True
-        self._emit(TrialEnded(trial.spec.trial_id, code, reason, killed=trial.killed, timestamp_ms=_now_ms()))
+
+def _cancel(ref: Any, force: bool) -> None:
+    """Cancel a Ray task; best effort, as the task may have ended or its node died meanwhile."""
+    ray = _ray()
+    try:
+        ray.cancel(ref, force=force)
+    except (ray.exceptions.RayError, ValueError, TypeError) as error:
+        _logger.warning("ray: could not cancel task %s%s: %s", ref, " (forced)" if force else "", error)

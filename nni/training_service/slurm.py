@@ -11,12 +11,10 @@ jobs never requeue (``--no-requeue``), so a failed node fails the trial with tha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shlex
 import shutil
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,17 +22,8 @@ from typing import Any
 from ..config.training_services import SlurmConfig
 from ..runtime import protocol
 from ..runtime.protocol import EXIT_CODE_FILE
-from .base import (
-    EventSink,
-    TrainingService,
-    TrainingServiceError,
-    TrialEnded,
-    TrialMetric,
-    TrialSpec,
-    TrialStarted,
-    TrialWaiting,
-)
-from .local import describe_exit
+from ._process import exit_reason, exit_wrapper, read_exit_code
+from .base import CANCELED_BEFORE_START, EventSink, ServiceBase, TrainingServiceError, TrialRun, TrialSpec
 
 __all__ = ["SlurmTrainingService", "job_options"]
 
@@ -44,10 +33,6 @@ _STOP_WAIT_SECONDS = 30.0
 _TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
              "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
 _RUNNING = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "SUSPENDED", "STOPPED", "RESV_DEL_HOLD"}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def job_options(config: SlurmConfig, gpu_number: int) -> list[str]:
@@ -69,31 +54,19 @@ def job_options(config: SlurmConfig, gpu_number: int) -> list[str]:
 
 
 @dataclass
-class _Job:
-    spec: TrialSpec
+class _Job(TrialRun):
     job_id: str | None = None
     state: str = "SUBMITTING"
     node: str | None = None
-    started: bool = False
-    killed: bool = False
-    ended: bool = False
     tail: protocol.MetricTail | None = None
-    waiting: str | None = None
     missing_polls: int = 0
 
 
-class SlurmTrainingService(TrainingService):
+class SlurmTrainingService(ServiceBase[SlurmConfig, _Job]):
     platform = "slurm"
-
-    def __init__(self, config: SlurmConfig, experiment_id: str, experiment_dir: Path) -> None:
-        self.config = config
-        self.experiment_id = experiment_id
-        self.experiment_dir = Path(experiment_dir)
-        self._events: EventSink | None = None
-        self._jobs: dict[str, _Job] = {}
-        self._poller: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
+    stop_timeout = _STOP_WAIT_SECONDS
+    _poller: asyncio.Task[None] | None = None
+    """Follows every job: one squeue a round."""
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -107,8 +80,10 @@ class SlurmTrainingService(TrainingService):
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout)
         except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 process.kill()
+            except ProcessLookupError:
+                pass  # it ended just now: wait() below collects it
             await process.wait()
             return 124, "", f"{argv[0]} did not answer within {timeout:g}s"
         return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
@@ -116,7 +91,7 @@ class SlurmTrainingService(TrainingService):
     # -- interface --------------------------------------------------------------------------------
 
     async def start(self, events: EventSink) -> None:
-        self._events = events
+        await super().start(events)
         missing = [c for c in ("sbatch", "squeue", "scancel", "sinfo", "scontrol") if shutil.which(c) is None]
         if missing:
             raise TrainingServiceError(f"platform 'slurm' needs the Slurm client commands on PATH; missing: "
@@ -138,17 +113,17 @@ class SlurmTrainingService(TrainingService):
             detail = (err.strip() or out.strip()).splitlines()
             raise TrainingServiceError(f"slurm: sbatch refuses the job options {' '.join(options)}: "
                                        f"{detail[-1] if detail else 'exit status ' + str(code)}")
-        self._poller = asyncio.ensure_future(self._poll_loop())
+        self._poller = self._spawn(self._poll_loop(), "following the Slurm jobs")
 
     async def submit(self, spec: TrialSpec) -> None:
         job = _Job(spec)
-        self._jobs[spec.trial_id] = job
+        self._trials[spec.trial_id] = job
         trial_dir = Path(spec.trial_dir)
         (trial_dir / ".nni").mkdir(parents=True, exist_ok=True)
         protocol.write_parameter_file(trial_dir, spec.parameter_record)
         for name in ("stdout", "stderr"):
             (trial_dir / name).touch()
-        (trial_dir / EXIT_CODE_FILE).unlink(missing_ok=True)
+        (trial_dir / EXIT_CODE_FILE).unlink(missing_ok=True)  # left by an earlier run of this trial
         script = trial_dir / ".nni" / "job.sh"
         script.write_text(self._script(spec), encoding="utf-8")
         job.tail = protocol.MetricTail(trial_dir / protocol.METRICS_FILE)
@@ -171,15 +146,7 @@ class SlurmTrainingService(TrainingService):
     def _script(self, spec: TrialSpec) -> str:
         trial_dir = str(spec.trial_dir)
         env = dict(spec.env)
-        env.update({
-            "NNI_PLATFORM": "slurm",
-            "NNI_EXP_ID": self.experiment_id,
-            "NNI_TRIAL_JOB_ID": spec.trial_id,
-            "NNI_SYS_DIR": trial_dir,
-            "NNI_OUTPUT_DIR": trial_dir,
-            "NNI_TRIAL_SEQ_ID": str(spec.sequence_id),
-            "NNI_CODE_DIR": str(spec.code_dir),
-        })
+        env.update(self._trial_env(spec, trial_dir, str(spec.code_dir)))
         lines = ["#!/bin/bash", "# written by nni: one trial of experiment " + self.experiment_id]
         lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
         if spec.gpu_number == 0 and not self.config.gres:
@@ -191,12 +158,11 @@ class SlurmTrainingService(TrainingService):
         # that `python3 trial.py` finds this package, as with the local service
         python_bin = self.config.python_path or os.path.dirname(sys.executable)
         lines.append(f'export PATH={shlex.quote(python_bin)}:"$PATH"')
-        exit_file = shlex.quote(str(Path(trial_dir) / EXIT_CODE_FILE))
-        lines += [spec.command, "__nni_status=$?", f"echo $__nni_status > {exit_file}", "exit $__nni_status", ""]
+        lines.append(exit_wrapper(spec.command, Path(trial_dir) / EXIT_CODE_FILE))
         return "\n".join(lines)
 
     async def kill(self, trial_id: str) -> None:
-        job = self._jobs.get(trial_id)
+        job = self._trials.get(trial_id)
         if job is None or job.ended:
             return
         job.killed = True
@@ -204,25 +170,16 @@ class SlurmTrainingService(TrainingService):
             await self._command("scancel", job.job_id)
             self._wake.set()
 
-    async def stop(self) -> None:
-        self._stopping = True
-        active = [j for j in self._jobs.values() if not j.ended]
-        for job in active:
+    async def _kill_all(self, trials: list[_Job]) -> None:
+        """One scancel for all jobs; a job still being submitted is cancelled once sbatch answers."""
+        for job in trials:
             job.killed = True
-        ids = [j.job_id for j in active if j.job_id is not None]
+        ids = [j.job_id for j in trials if j.job_id is not None]
         if ids:
             await self._command("scancel", *ids)
-        deadline = time.monotonic() + _STOP_WAIT_SECONDS
-        while any(not j.ended for j in active) and time.monotonic() < deadline:
-            self._wake.set()
-            await asyncio.sleep(0.1)
-        for job in active:
-            if not job.ended:
-                self._finish(job, None, f"Slurm job {job.job_id} did not end within {_STOP_WAIT_SECONDS:g}s of scancel")
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+
+    def _unconfirmed_kill(self, trial: _Job) -> str:
+        return f"Slurm job {trial.job_id} did not end within {_STOP_WAIT_SECONDS:g}s of scancel"
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
         job_id = handle.get("job_id")
@@ -236,34 +193,28 @@ class SlurmTrainingService(TrainingService):
             return False
         job = _Job(spec, job_id=str(job_id), state="RUNNING", started=True,
                    tail=protocol.MetricTail(Path(spec.trial_dir) / protocol.METRICS_FILE))
-        self._jobs[spec.trial_id] = job
+        self._trials[spec.trial_id] = job
         self._wake.set()
         return True
 
     def describe(self) -> dict[str, Any]:
         return {"platform": self.platform, "partition": self.config.partition,
-                "jobs": {j.spec.trial_id: j.job_id for j in self._jobs.values() if not j.ended}}
+                "jobs": {j.trial_id: j.job_id for j in self._trials.values() if not j.ended}}
 
     # -- following jobs ---------------------------------------------------------------------------
 
-    def _emit(self, event: Any) -> None:
-        assert self._events is not None, "start() first"
-        self._events(event)
-
     async def _poll_loop(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
-            self._wake.clear()
+            await self._wait_for_wake(_POLL_SECONDS)
             try:
                 await self._poll()
             except Exception as error:  # one failed poll (controller restarting) must not end the service
-                for job in self._jobs.values():
+                for job in self._trials.values():
                     if not job.ended and job.job_id is not None:
-                        self._set_waiting(job, f"cannot read Slurm job states: {error}")
+                        self._job_waiting(job, f"cannot read Slurm job states: {error}")
 
     async def _poll(self) -> None:
-        active = {j.job_id: j for j in self._jobs.values() if not j.ended and j.job_id is not None}
+        active = {j.job_id: j for j in self._trials.values() if not j.ended and j.job_id is not None}
         for job in active.values():
             self._drain(job)
         if not active:
@@ -295,7 +246,7 @@ class SlurmTrainingService(TrainingService):
                 self._mark_started(job)
             else:
                 why = reason if reason and reason != "None" else state.lower()
-                self._set_waiting(job, f"Slurm job {job_id} is {state.lower()} ({why})")
+                self._job_waiting(job, f"Slurm job {job_id} is {state.lower()} ({why})")
 
     async def _final_state(self, job_id: str) -> tuple[str | None, str | None, int | None]:
         """(state, reason, exit code) from scontrol, else sacct; Nones when Slurm forgot the job."""
@@ -313,35 +264,25 @@ class SlurmTrainingService(TrainingService):
     def _mark_started(self, job: _Job) -> None:
         if job.started:
             return
-        job.started = True
-        job.waiting = None
         trial_dir = Path(job.spec.trial_dir)
-        node = job.node or "slurm"
-        self._emit(TrialStarted(job.spec.trial_id, log_path=f"file://{node}:{trial_dir}",
-                                stdout_path=trial_dir / "stdout", stderr_path=trial_dir / "stderr", host=job.node,
-                                timestamp_ms=_now_ms(), handle={"job_id": job.job_id}))
+        self._emit_started(job, f"file://{job.node or 'slurm'}:{trial_dir}", stdout_path=trial_dir / "stdout",
+                           stderr_path=trial_dir / "stderr", host=job.node, handle={"job_id": job.job_id})
 
-    def _set_waiting(self, job: _Job, reason: str) -> None:
-        if job.waiting != reason and not job.started:
-            job.waiting = reason
-            self._emit(TrialWaiting(job.spec.trial_id, reason))
+    def _job_waiting(self, job: _Job, reason: str) -> None:
+        if not job.started:
+            self._set_waiting(job.trial_id, reason)
 
     def _drain(self, job: _Job) -> None:
         if job.tail is None:
             return
         for record in job.tail.read_new():
-            self._emit(TrialMetric(job.spec.trial_id, record))
+            self._metric(job, record)
 
     async def _ended(self, job: _Job, state: str | None, reason: str | None, slurm_exit: int | None) -> None:
-        exit_file = Path(job.spec.trial_dir) / EXIT_CODE_FILE
-        code: int | None
-        try:
-            code = int(exit_file.read_text().strip())
-        except (OSError, ValueError):
-            code = None
+        code = read_exit_code(job.spec.trial_dir)
         never_ran = not job.started and job.node is None
         if state == "CANCELLED" and never_ran:
-            self._finish(job, None, "canceled before it started" if job.killed else
+            self._finish(job, None, CANCELED_BEFORE_START if job.killed else
                          f"Slurm job {job.job_id} was cancelled while pending ({reason or 'outside NNI'})")
             return
         if not job.started and state is not None:
@@ -371,16 +312,12 @@ class SlurmTrainingService(TrainingService):
             if code is None:
                 words = (f"Slurm job {job.job_id} ended {state}" + (f" ({reason})" if reason else "") if state
                          else f"Slurm no longer knows job {job.job_id} and it left no exit status")
-            elif code != 0:
-                words = describe_exit(code)
+            else:
+                words = exit_reason(code)
         self._finish(job, code, words)
 
-    def _finish(self, job: _Job, code: int | None, reason: str | None) -> None:
-        if job.ended:
-            return
-        self._drain(job)
-        job.ended = True
-        self._emit(TrialEnded(job.spec.trial_id, code, reason, killed=job.killed, timestamp_ms=_now_ms()))
+    def _release(self, run: _Job) -> None:
+        self._drain(run)
 
 
 def _exit_code(text: str | None) -> int | None:

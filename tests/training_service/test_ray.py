@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from nni.experiment.config.training_services import RayConfig
 from service_helpers import SLEEPER, Collector, run, service_script, spec, wait_group_gone, write_code
 
 from nni import __version__
-from nni.experiment.config.training_services import RayConfig
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.ray import RayTrainingService
 
@@ -219,6 +219,21 @@ def test_preflight_names_nodes_that_cannot_run_trials(tmp_path: Path, monkeypatc
     unreachable = RayTrainingService(RayConfig(address="127.0.0.1:1"), "x", tmp_path)
     with pytest.raises(TrainingServiceError, match=r"cannot reach the Ray head at 127\.0\.0\.1:1"):
         run(unreachable.start(Collector()))
+
+
+def test_preflight_names_what_the_trial_runner_cannot_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compatible version that lacks the runner's helpers (a broken or partial install) is refused."""
+    monkeypatch.chdir(tmp_path)  # as above: the checkout's nni would win
+    partial = tmp_path / "partial"
+    (partial / "nni" / "runtime").mkdir(parents=True)
+    (partial / "nni" / "__init__.py").write_text(f"__version__ = {__version__!r}\n")
+    (partial / "nni" / "runtime" / "__init__.py").write_text("")
+    (partial / "nni" / "runtime" / "protocol.py").write_text("")
+    service, _ = _service(tmp_path, runtime_env={"env_vars": {"PYTHONPATH": str(partial)}})
+    with pytest.raises(TrainingServiceError, match=rf"ray node 127\.0\.0\.1 \(\w+\): has nni {__version__} but "
+                                                   r"cannot import what the trial runner needs \(ModuleNotFound"):
+        run(service.start(Collector()))
+    run(service.stop())
 
 
 def test_code_directory_with_too_many_files_fails_the_trial(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from nni.experiment.config.training_services import RemoteConfig
 from service_helpers import (
     SLEEPER,
     SSH_PASSWORD,
@@ -29,9 +30,9 @@ from service_helpers import (
 )
 
 from nni import __version__
-from nni.experiment.config.training_services import RemoteConfig
+from nni.training_service._process import compatible_versions
 from nni.training_service.base import TrainingServiceError
-from nni.training_service.remote import RemoteTrainingService, compatible_versions
+from nni.training_service.remote import RemoteTrainingService
 
 
 def _service(tmp_path: Path, machines: list[dict], **config: object) -> tuple[RemoteTrainingService, str]:
@@ -264,6 +265,22 @@ def test_preflight_names_the_host_and_the_problem(tmp_path: Path, ssh_server: Ss
     with pytest.raises(TrainingServiceError) as caught:
         run(service.start(Collector()))
     assert "127.0.0.1:2222" not in str(caught.value)
+
+
+def test_preflight_names_what_the_trial_runner_cannot_import(tmp_path: Path, ssh_server: SshHost) -> None:
+    """A compatible version that lacks the runner's helpers (a broken or partial install) is refused."""
+    folder = shared_dir("remote-python-")
+    site = folder / "site" / "nni"
+    (site / "runtime").mkdir(parents=True)
+    (site / "__init__.py").write_text(f"__version__ = {__version__!r}\n")
+    (site / "runtime" / "__init__.py").write_text("")
+    (site / "runtime" / "protocol.py").write_text("")
+    executable(folder / "python3", f"#!/bin/sh\nPYTHONPATH={folder / 'site'} exec /usr/bin/python3 \"$@\"\n")
+    os.system(f"chmod -R a+rX {folder}")
+    service, _ = _service(tmp_path, [ssh_server.machine(python_path=str(folder))])
+    with pytest.raises(TrainingServiceError, match=rf"127\.0\.0\.1:2222: .* has nni {__version__} but cannot "
+                                                   r"import what the trial runner needs \(ModuleNotFoundError"):
+        run(service.start(Collector()))
 
 
 def test_version_compatibility_rule() -> None:

@@ -1,0 +1,83 @@
+"""The local service driven directly: real trial subprocesses in their own process groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service_helpers import SLEEPER, Collector, run, spec, wait_group_gone, write_code
+
+from nni.config.training_services import LocalConfig
+from nni.training_service import process_alive
+from nni.training_service.local import LocalTrainingService
+
+
+def test_a_trial_runs_reports_and_ends(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code")
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+
+    async def main() -> None:
+        await service.start(events)
+        await service.submit(spec(tmp_path, "ok", code, {"x": 2}))
+        await service.submit(spec(tmp_path, "bad", code, {"x": 1, "exit": 3}))
+        await service.submit(spec(tmp_path, "missing", code, command="no-such-command-nni"))
+        await events.ended("ok", "bad", "missing")
+        await service.stop()
+
+    run(main())
+    ok, bad, missing = (events.end(t) for t in ("ok", "bad", "missing"))
+    assert ok is not None and (ok.exit_code, ok.reason, ok.killed) == (0, None, False)
+    assert bad is not None and (bad.exit_code, bad.reason) == (3, "exit status 3")
+    assert missing is not None and missing.reason == "command not found (exit status 127)"
+    assert [m["value"] for m in events.metrics("ok") if m["type"] == "PERIODICAL"] == [0, 2, 4]
+    started = events.start("ok")
+    assert started is not None and started.host == "localhost" and isinstance(started.handle["pid"], int)
+    assert (tmp_path / "trials" / "ok" / ".nni" / "exitcode").read_text().strip() == "0"
+
+
+def test_kill_ends_the_whole_group_and_stop_cancels_the_queue(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code", SLEEPER)
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+
+    async def main() -> int:
+        await service.start(events)
+        await service.submit(spec(tmp_path, "sleeper", code))
+        started = await events.started("sleeper")
+        await events.metrics_count("sleeper", 1)
+        await service.kill("sleeper")
+        await events.ended("sleeper")
+        await service.stop()
+        return int(started.handle["pid"])
+
+    pgid = run(main())
+    end = events.end("sleeper")
+    assert end is not None and end.killed and end.exit_code is not None and end.exit_code < 0
+    assert wait_group_gone(pgid) and not process_alive(pgid, group=True)
+
+
+def test_a_new_manager_adopts_a_trial_that_ended_unwatched(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code")
+    trial = spec(tmp_path, "done", code, {"x": 5})
+    first, events = LocalTrainingService(LocalConfig(), "exp", tmp_path), Collector()
+
+    async def finish_first() -> dict:
+        await first.start(events)
+        await first.submit(trial)
+        started = await events.started("done")
+        await events.ended("done")
+        await first.stop()
+        return started.handle
+
+    handle = run(finish_first())
+    second, later = LocalTrainingService(LocalConfig(), "exp", tmp_path), Collector()
+
+    async def adopt() -> None:
+        await second.start(later)
+        assert await second.adopt(trial, handle)
+        assert not await second.adopt(spec(tmp_path, "never", code), {"pid": handle["pid"]})
+        assert (await later.ended("done"))["done"].exit_code == 0
+        await second.stop()
+
+    run(adopt())
+    assert [m["value"] for m in later.metrics("done") if m["type"] == "FINAL"] == [{"default": 50, "extra": "ok"}]
