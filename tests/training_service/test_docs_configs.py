@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from nni.experiment.config.training_services import RayConfig, SlurmConfig
 
 from nni.experiment import ExperimentConfig, RemoteConfig, RemoteMachineConfig
+from nni.experiment.config.training_services import RayConfig, SlurmConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "training_services"
 

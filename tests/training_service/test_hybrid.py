@@ -7,9 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from nni.experiment.config.training_services import LocalConfig, RemoteConfig, SlurmConfig
 from service_helpers import SLEEPER, Collector, SshHost, run, spec, write_code
 
+from nni.experiment.config.training_services import LocalConfig, RemoteConfig, SlurmConfig
 from nni.training_service import create_training_service
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.hybrid import HybridTrainingService

@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from nni.experiment.config.training_services import RayConfig
 from service_helpers import SLEEPER, Collector, run, service_script, spec, wait_group_gone, write_code
 
 from nni import __version__
+from nni.experiment.config.training_services import RayConfig
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.ray import RayTrainingService
 

@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from nni.experiment.config.training_services import RemoteConfig
 from service_helpers import (
     SLEEPER,
     SSH_PASSWORD,
@@ -30,6 +29,7 @@ from service_helpers import (
 )
 
 from nni import __version__
+from nni.experiment.config.training_services import RemoteConfig
 from nni.training_service._process import compatible_versions
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.remote import RemoteTrainingService

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nni.experiment.config.training_services import LocalConfig, RayConfig, RemoteConfig, SlurmConfig
 from service_helpers import SshHost, service_script, write_code
 
 from nni.experiment import Experiment, ExperimentConfig
+from nni.experiment.config.training_services import LocalConfig, RayConfig, RemoteConfig, SlurmConfig
 
 pytestmark = pytest.mark.slow
 

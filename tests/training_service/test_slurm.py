@@ -10,9 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from nni.experiment.config.training_services import SlurmConfig
 from service_helpers import SLEEPER, Collector, run, spec, write_code
 
+from nni.experiment.config.training_services import SlurmConfig
 from nni.training_service.base import TrainingServiceError
 from nni.training_service.slurm import SlurmTrainingService, job_options
 
