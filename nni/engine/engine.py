@@ -307,7 +307,8 @@ class Engine(ExperimentReadout):
             count = free if limit is None else min(free, limit - self._created_by_tuner())
             ids = list(range(self._next_parameter_id, self._next_parameter_id + count))
             result = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
-            if result.failed or self._stopping:  # the tuner raised (ERROR is recorded), or we stop
+            # the tuner raised (ERROR is recorded), another call failed meanwhile, or we stop
+            if result.failed or self._stopping or self.status == ExperimentStatus.ERROR:
                 return
             proposals = [] if result.no_more_trials else list(result.value or [])
             for parameter_id, parameters in zip(ids, proposals, strict=False):

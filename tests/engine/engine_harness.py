@@ -110,6 +110,7 @@ class MemoryService(TrainingService):
         self._events: EventSink | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._holds: dict[str, asyncio.Event] = {}
+        self._crashed = False
 
     async def start(self, events: EventSink) -> None:
         self._events = events
@@ -141,6 +142,12 @@ class MemoryService(TrainingService):
             await self.kill(trial_id)
         if self.stop_error is not None:
             raise self.stop_error
+
+    def crash(self) -> None:
+        """The manager dies: every trial is dropped without a word to the engine (a resume finds them)."""
+        self._crashed = True
+        for task in self._tasks.values():
+            task.cancel()
 
     def _launch(self, spec: TrialSpec, steps: list[Step]) -> None:
         self._tasks[spec.trial_id] = asyncio.ensure_future(self._run(spec, steps))
@@ -174,11 +181,15 @@ class MemoryService(TrainingService):
                     return
             await asyncio.Event().wait()  # no Exit step: it runs until killed
         except asyncio.CancelledError:
+            if self._crashed:
+                return
             self._emit(TrialEnded(trial_id, KILLED_EXIT_CODE, "killed", killed=True))
 
 
 class ScriptedTuner(Tuner):
     """Proposes ``proposals`` in order (NoMoreTrialError after the last) and logs every call.
+
+    Results and ends reach it in the background: read them after the engine stopped (stop waits for them).
 
     ``fail`` names a method that raises RuntimeError, after ``fail_after`` successful calls of it.
     """
@@ -189,6 +200,8 @@ class ScriptedTuner(Tuner):
         self.fail = fail
         self.fail_after = fail_after
         self.calls: list[tuple[Any, ...]] = []
+        self.asked: list[int] = []
+        """Every parameter id asked for, answered or not."""
         self.exited = False
         self._given = 0
 
@@ -203,6 +216,7 @@ class ScriptedTuner(Tuner):
         self._log("space", search_space)
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
+        self.asked.append(parameter_id)
         if self._given >= len(self.proposals):
             raise NoMoreTrialError("scripted tuner: nothing left")
         self._log("generate", parameter_id)

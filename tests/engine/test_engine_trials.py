@@ -40,9 +40,9 @@ def test_a_trial_goes_waiting_running_succeeded_and_the_tuner_hears_of_it(tmp_pa
         assert trial.status == TrialStatus.SUCCEEDED and trial.exit_code == 0 and trial.host == "h1"
         assert trial.final is not None and trial.final.value == 0.25
         assert stored_statuses(tmp_path, trial.trial_id) == ["WAITING", "RUNNING", "SUCCEEDED"]
+        await finish(engine)
         assert tuner.calls == [("space", engine.search_space), ("generate", 0), ("result", 0, 0.25, False),
                                ("end", 0, True)]
-        await finish(engine)
     run(body)
 
 
@@ -56,8 +56,8 @@ def test_a_nonzero_exit_is_failed_and_the_tuner_hears_no_success(tmp_path: Path)
         (trial,) = engine.trials.values()
         assert (trial.status, trial.exit_code, trial.message) == (TrialStatus.FAILED, 3, "exit code 3")
         assert stored_statuses(tmp_path, trial.trial_id) == ["WAITING", "RUNNING", "FAILED"]
-        assert tuner.named("end") == [("end", 0, False)]
         await finish(engine)
+        assert tuner.named("end") == [("end", 0, False)]
     run(body)
 
 
@@ -72,9 +72,9 @@ def test_the_assessor_early_stops_a_trial(tmp_path: Path) -> None:
         (trial,) = engine.trials.values()
         assert trial.status == TrialStatus.EARLY_STOPPED and trial.message == "early stopped by the assessor"
         assert [m.value for m in trial.intermediate] == [0.1, 0.2]
-        assert assessor.ended == [(trial.trial_id, False)]
         assert stored_statuses(tmp_path, trial.trial_id) == ["WAITING", "RUNNING", "EARLY_STOPPED"]
         await finish(engine)
+        assert assessor.ended == [(trial.trial_id, False)]
     run(body)
 
 
@@ -127,9 +127,9 @@ def test_customized_trials_run_first_and_do_not_count_against_max_trial_number(t
         custom = engine.trials[custom_id]
         assert custom.customized and custom.parameter_record["parameter_source"] == "customized"
         assert custom.status == TrialStatus.SUCCEEDED and len(engine.trials) == 2
+        await finish(engine)
         assert ("result", custom.parameter_id, 9, True) in tuner.calls
         assert len(tuner.named("generate")) == 1
-        await finish(engine)
     run(body)
 
 
