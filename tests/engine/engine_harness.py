@@ -10,7 +10,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +86,10 @@ class Exit:
 
 
 Step = Queue | Start | Report | Sleep | Hold | Exit
-Script = Callable[[TrialSpec], list[Step]]
+Script = Callable[[TrialSpec], Sequence[Step]]
 
 
-def _default_script(spec: TrialSpec) -> list[Step]:
+def _default_script(spec: TrialSpec) -> Sequence[Step]:
     return [Start(), Report(spec.parameter_record["parameters"].get("x", 0.5)), Exit(0)]
 
 
@@ -149,14 +149,14 @@ class MemoryService(TrainingService):
         for task in self._tasks.values():
             task.cancel()
 
-    def _launch(self, spec: TrialSpec, steps: list[Step]) -> None:
+    def _launch(self, spec: TrialSpec, steps: Sequence[Step]) -> None:
         self._tasks[spec.trial_id] = asyncio.ensure_future(self._run(spec, steps))
 
     def _emit(self, event: TrialWaiting | TrialStarted | TrialMetric | TrialEnded) -> None:
         assert self._events is not None, "submit before start"
         self._events(event)
 
-    async def _run(self, spec: TrialSpec, steps: list[Step]) -> None:
+    async def _run(self, spec: TrialSpec, steps: Sequence[Step]) -> None:
         trial_id = spec.trial_id
         sequence = 0
         try:

@@ -17,6 +17,7 @@ from engine_harness import (
     ScriptedTuner,
     Sleep,
     Start,
+    Step,
     by_parameter,
     finish,
     make_engine,
@@ -64,7 +65,7 @@ def test_a_nonzero_exit_is_failed_and_the_tuner_hears_no_success(tmp_path: Path)
 def test_the_assessor_early_stops_a_trial(tmp_path: Path) -> None:
     async def body() -> None:
         assessor = ScriptedAssessor(patience=2)
-        script = [Start(), Report(0.1, final=False), Report(0.2, final=False), Hold(), Exit(0)]
+        script: list[Step] = [Start(), Report(0.1, final=False), Report(0.2, final=False), Hold(), Exit(0)]
         service = MemoryService(lambda spec: script)
         engine = make_engine(tmp_path, service, ScriptedTuner([{"x": 0.5}]), assessor, max_trial_number=1)
         await engine.start()

@@ -77,7 +77,8 @@ def test_a_tuner_refusing_the_search_space_at_start_is_error_before_any_trial(tm
         service = MemoryService()
         engine = make_engine(tmp_path, service, ScriptedTuner(fail="space"), max_trial_number=3)
         await engine.start()
-        assert engine.status == ExperimentStatus.ERROR and "ScriptedTuner.update_search_space raised" in engine.error
+        assert engine.status == ExperimentStatus.ERROR
+        assert engine.error is not None and "ScriptedTuner.update_search_space raised" in engine.error
         assert service.submitted == [] and engine.trials == {}
         await finish(engine)
     run(body)

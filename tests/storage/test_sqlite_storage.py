@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def _metric(trial_id: str, kind: str = "PERIODICAL", sequence: int = 0, value: o
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> SqliteStorage:
+def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
     opened = SqliteStorage(tmp_path / "db")
     yield opened
     opened.close()
