@@ -5,17 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_harness import (
-    MemoryService,
-    Report,
-    ScriptedTuner,
-    Start,
-    finish,
-    make_engine,
-    run,
-    stored_statuses,
-    wait_for,
-)
+from engine_harness import finish, make_engine, run, start_engine, stored_statuses, wait_for
+from memory_service import MemoryService, Report, Start
+from scripted import ScriptedTuner
 
 from nni.errors import ConfigError
 from nni.records import ExperimentStatus, TrialStatus
@@ -38,8 +30,7 @@ def test_max_trial_number_ends_the_experiment_done(tmp_path: Path) -> None:
 
 def test_raising_max_trial_number_after_done_runs_more(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         await engine.update_max_trial_number(3)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE and len(engine.trials) == 3)
@@ -51,8 +42,7 @@ def test_raising_max_trial_number_after_done_runs_more(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", [0, -1, True, "3"])
 def test_a_bad_max_trial_number_is_refused_and_nothing_changes(tmp_path: Path, value: object) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=2)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=2)
         with pytest.raises(ConfigError, match="maxTrialNumber"):
             await engine.update_max_trial_number(value)  # type: ignore[arg-type]
         assert engine.config.max_trial_number == 2
@@ -64,8 +54,7 @@ def test_max_trial_duration_early_stops_a_trial_that_runs_too_long(tmp_path: Pat
     async def body() -> None:
         tuner = ScriptedTuner()
         service = MemoryService(lambda spec: [Start(), Report(0.1, final=False)])  # never ends by itself
-        engine = make_engine(tmp_path, service, tuner, max_trial_number=2, max_trial_duration=0.05)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=2, max_trial_duration=0.05)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         for trial in engine.trials.values():
             assert trial.status == TrialStatus.EARLY_STOPPED
@@ -80,8 +69,7 @@ def test_max_trial_duration_counts_from_the_start_not_from_the_submit(tmp_path: 
     """A trial still waiting for resources is not timed out: its clock starts when it runs."""
     async def body() -> None:
         service = MemoryService(lambda spec: [])  # submitted, never started, never ended
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1, max_trial_duration=0.01)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1, max_trial_duration=0.01)
         await wait_for(engine, lambda: len(service.submitted) == 1)
         assert engine._trial_timers == {}
         assert [t.status for t in engine.trials.values()] == [TrialStatus.WAITING]
@@ -93,9 +81,8 @@ def test_max_experiment_duration_cancels_running_trials_and_creates_no_more(tmp_
     async def body() -> None:
         service = MemoryService(lambda spec: [Start()])
         tuner = ScriptedTuner()
-        engine = make_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=10,
-                             max_experiment_duration=0.1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=10,
+                                    max_experiment_duration=0.1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert len(engine.trials) == 2 and len(tuner.named("generate")) == 2
         assert {(t.status, t.message) for t in engine.trials.values()} == \
@@ -107,8 +94,7 @@ def test_max_experiment_duration_cancels_running_trials_and_creates_no_more(tmp_
 def test_a_longer_max_experiment_duration_after_done_runs_again(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService(lambda spec: [Start()])
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=2, max_experiment_duration=0.05)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=2, max_experiment_duration=0.05)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert len(engine.trials) == 1
         await engine.update_max_experiment_duration("1h")
@@ -122,8 +108,7 @@ def test_a_longer_max_experiment_duration_after_done_runs_again(tmp_path: Path) 
 
 def test_a_bad_max_experiment_duration_is_refused(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=1)
         with pytest.raises(ValueError, match="duration"):
             await engine.update_max_experiment_duration("soon")
         assert engine.config.max_experiment_duration is None

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_harness import (
-    Exit,
-    Hold,
-    MemoryService,
-    Report,
-    ScriptedTuner,
-    Start,
-    by_parameter,
-    finish,
-    make_engine,
-    run,
-    stored_statuses,
-    wait_for,
-)
+from engine_harness import by_parameter, finish, make_engine, run, start_engine, stored_statuses, wait_for
+from memory_service import Exit, Hold, MemoryService, Report, Start
+from scripted import ScriptedTuner
 
 from nni.records import ExperimentStatus, TrialStatus
 from nni.training_service.base import TrialSpec
@@ -28,8 +17,7 @@ def test_a_resume_replays_imported_data_then_finished_results_and_ids_continue(t
     imported = [{"parameter": {"x": 0.9}, "value": 0.9}]
 
     async def first() -> None:
-        engine = make_engine(tmp_path, MemoryService(), first_tuner, max_trial_number=2)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), first_tuner, max_trial_number=2)
         await engine.import_data(imported)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         await finish(engine)
@@ -40,8 +28,7 @@ def test_a_resume_replays_imported_data_then_finished_results_and_ids_continue(t
     service = MemoryService()
 
     async def second() -> None:
-        engine = make_engine(tmp_path, service, tuner, max_trial_number=4)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=4)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         trials = by_parameter(engine)
         assert [t.parameter_id for t in trials] == [0, 1, 2, 3]
@@ -66,8 +53,7 @@ def test_a_resume_after_a_crash_adopts_live_trials_and_reruns_lost_ones(tmp_path
     ids: list[str] = []
 
     async def first() -> None:
-        engine = make_engine(tmp_path, crashed, ScriptedTuner(), trial_concurrency=2, max_trial_number=2)
-        await engine.start()
+        engine = await start_engine(tmp_path, crashed, ScriptedTuner(), trial_concurrency=2, max_trial_number=2)
         await wait_for(engine, lambda: sum(t.status == TrialStatus.RUNNING for t in engine.trials.values()) == 2)
         ids.extend(t.trial_id for t in by_parameter(engine))
         crashed.crash()  # no stop: the manager dies with both trials running
@@ -78,8 +64,7 @@ def test_a_resume_after_a_crash_adopts_live_trials_and_reruns_lost_ones(tmp_path
     service = MemoryService(script, alive={alive})
 
     async def second() -> None:
-        engine = make_engine(tmp_path, service, ScriptedTuner(), trial_concurrency=2, max_trial_number=2)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), trial_concurrency=2, max_trial_number=2)
         assert service.adopted == [alive] and [s.trial_id for s in service.submitted] == [lost]
         assert engine.trials[lost].status == TrialStatus.WAITING
         assert engine.trials[lost].message == "re-run after resume"
@@ -101,8 +86,7 @@ def test_a_resumed_metric_read_again_is_not_counted_twice(tmp_path: Path) -> Non
     ids: list[str] = []
 
     async def first() -> None:
-        engine = make_engine(tmp_path, crashed, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, crashed, ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: any(t.intermediate for t in engine.trials.values()))
         ids.extend(engine.trials)
         crashed.crash()
@@ -112,8 +96,7 @@ def test_a_resumed_metric_read_again_is_not_counted_twice(tmp_path: Path) -> Non
     service = MemoryService(script, alive=set(ids))
 
     async def second() -> None:
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
         service.release(ids[0])
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
@@ -125,8 +108,7 @@ def test_a_resumed_metric_read_again_is_not_counted_twice(tmp_path: Path) -> Non
 
 def test_a_stopped_experiment_resumes_running_with_its_elapsed_time(tmp_path: Path) -> None:
     async def first() -> None:
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=2)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=2)
         await wait_for(engine, lambda: bool(engine.trials))
         await finish(engine)
         assert engine.status == ExperimentStatus.STOPPED

@@ -6,25 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from engine_harness import (
-    KILLED_EXIT_CODE,
-    Exit,
-    Hold,
-    MemoryService,
-    Queue,
-    Report,
-    ScriptedAssessor,
-    ScriptedTuner,
-    Sleep,
-    Start,
-    Step,
-    by_parameter,
-    finish,
-    make_engine,
-    run,
-    stored_statuses,
-    wait_for,
-)
+from engine_harness import by_parameter, finish, make_engine, run, start_engine, stored_statuses, wait_for
+from memory_service import KILLED_EXIT_CODE, Exit, Hold, MemoryService, Queue, Report, Sleep, Start, Step
+from scripted import ScriptedAssessor, ScriptedTuner
 
 from nni.records import ExperimentStatus, TrialStatus
 from nni.training_service.base import TrialSpec
@@ -33,9 +17,8 @@ from nni.training_service.base import TrialSpec
 def test_a_trial_goes_waiting_running_succeeded_and_the_tuner_hears_of_it(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner([{"x": 0.25}])
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Queue("no GPU"), Start("h1"), Report(0.25), Exit(0)]),
-                             tuner, max_trial_number=1)
-        await engine.start()
+        service = MemoryService(lambda spec: [Queue("no GPU"), Start("h1"), Report(0.25), Exit(0)])
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
         assert trial.status == TrialStatus.SUCCEEDED and trial.exit_code == 0 and trial.host == "h1"
@@ -50,9 +33,8 @@ def test_a_trial_goes_waiting_running_succeeded_and_the_tuner_hears_of_it(tmp_pa
 def test_a_nonzero_exit_is_failed_and_the_tuner_hears_no_success(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner([{"x": 0.5}])
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start(), Exit(3, "exit code 3")]), tuner,
-                             max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start(), Exit(3, "exit code 3")]), tuner,
+                                    max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
         assert (trial.status, trial.exit_code, trial.message) == (TrialStatus.FAILED, 3, "exit code 3")
@@ -67,8 +49,7 @@ def test_the_assessor_early_stops_a_trial(tmp_path: Path) -> None:
         assessor = ScriptedAssessor(patience=2)
         script: list[Step] = [Start(), Report(0.1, final=False), Report(0.2, final=False), Hold(), Exit(0)]
         service = MemoryService(lambda spec: script)
-        engine = make_engine(tmp_path, service, ScriptedTuner([{"x": 0.5}]), assessor, max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner([{"x": 0.5}]), assessor, max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
         assert trial.status == TrialStatus.EARLY_STOPPED and trial.message == "early stopped by the assessor"
@@ -100,8 +81,7 @@ def test_no_more_than_trial_concurrency_trials_are_active(tmp_path: Path) -> Non
 def test_raising_the_concurrency_starts_more_trials_at_once(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService(lambda spec: [Start(), Hold(), Exit(0)])
-        engine = make_engine(tmp_path, service, ScriptedTuner(), trial_concurrency=1, max_trial_number=5)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), trial_concurrency=1, max_trial_number=5)
         await wait_for(engine, lambda: len(service.submitted) == 1)
         await engine.update_trial_concurrency(3)
         await wait_for(engine, lambda: len(service.submitted) == 3)
@@ -115,8 +95,7 @@ def test_customized_trials_run_first_and_do_not_count_against_max_trial_number(t
         tuner = ScriptedTuner()
         service = MemoryService(lambda spec: [Start(), Hold(), Report(spec.parameter_record["parameters"]["x"]),
                                               Exit(0)])
-        engine = make_engine(tmp_path, service, tuner, max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=1)
         await wait_for(engine, lambda: len(service.submitted) == 1)
         custom_id = await engine.add_customized_trial({"x": 9})
         first = service.submitted[0].trial_id
@@ -136,8 +115,7 @@ def test_customized_trials_run_first_and_do_not_count_against_max_trial_number(t
 
 def test_a_customized_trial_needs_a_dict(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
         with pytest.raises(ValueError, match="dict of parameters"):
             await engine.add_customized_trial([1, 2])  # type: ignore[arg-type]
         await finish(engine)
@@ -147,8 +125,7 @@ def test_a_customized_trial_needs_a_dict(tmp_path: Path) -> None:
 def test_killing_a_waiting_trial_cancels_it(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService(lambda spec: [Queue("no free GPU"), Hold(), Start(), Exit(0)])
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: any(t.message == "no free GPU" for t in engine.trials.values()))
         (trial,) = engine.trials.values()
         assert trial.status == TrialStatus.WAITING
@@ -163,8 +140,7 @@ def test_killing_a_waiting_trial_cancels_it(tmp_path: Path) -> None:
 def test_killing_a_queued_customized_trial_cancels_it_without_the_service(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService(lambda spec: [Start(), Hold(), Exit(0)])
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: len(service.submitted) == 1)
         custom_id = await engine.add_customized_trial({"x": 1})
         await engine.kill_trial(custom_id)
@@ -177,8 +153,7 @@ def test_killing_a_queued_customized_trial_cancels_it_without_the_service(tmp_pa
 def test_killing_a_finished_trial_changes_nothing(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService()
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
         await engine.kill_trial(trial.trial_id)
@@ -190,8 +165,7 @@ def test_killing_a_finished_trial_changes_nothing(tmp_path: Path) -> None:
 
 def test_killing_an_unknown_trial_is_a_key_error(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), ScriptedTuner(), max_trial_number=1)
         with pytest.raises(KeyError):
             await engine.kill_trial("nope0")
         await finish(engine)
@@ -207,8 +181,7 @@ def test_a_kill_that_races_a_normal_exit_keeps_the_exit(tmp_path: Path) -> None:
 
     async def body() -> None:
         service = LateKillService(lambda spec: [Start(), Report(0.5), Hold(), Exit(0)])
-        engine = make_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(), max_trial_number=1)
         await wait_for(engine, lambda: any(t.final is not None for t in engine.trials.values()))
         (trial,) = engine.trials.values()
         await engine.kill_trial(trial.trial_id)
@@ -222,8 +195,7 @@ def test_stop_while_trials_run_cancels_them_and_queued_customized_trials(tmp_pat
     async def body() -> None:
         tuner = ScriptedTuner()
         service = MemoryService(lambda spec: [Start(), Report(0.1, final=False)])  # runs until killed
-        engine = make_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=4)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=4)
         await wait_for(engine, lambda: sum(t.status == TrialStatus.RUNNING for t in engine.trials.values()) == 2)
         custom_id = await engine.add_customized_trial({"x": 2})
         await finish(engine)
@@ -241,8 +213,7 @@ def test_a_stop_that_fails_in_the_service_is_logged_and_the_experiment_still_sto
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def body() -> None:
         service = MemoryService(lambda spec: [Start()], stop_error=RuntimeError("cluster gone"))
-        engine = make_engine(tmp_path, service, ScriptedTuner(fail="_on_exit"), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(fail="_on_exit"), max_trial_number=1)
         await wait_for(engine, lambda: any(t.status == TrialStatus.RUNNING for t in engine.trials.values()))
         await finish(engine)
         assert engine.status == ExperimentStatus.STOPPED
@@ -257,8 +228,7 @@ def test_a_stop_that_fails_in_the_service_is_logged_and_the_experiment_still_sto
 
 def test_a_second_stop_does_nothing(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), ScriptedTuner(), max_trial_number=1)
         await engine.stop()
         await engine.stop(ExperimentStatus.DONE)
         assert engine.status == ExperimentStatus.STOPPED
@@ -273,8 +243,7 @@ def test_the_spec_carries_the_parameter_record_and_experiment_id(tmp_path: Path)
         def script(spec: TrialSpec) -> list[Start | Exit]:
             seen.append(spec)
             return [Start(), Exit(0)]
-        engine = make_engine(tmp_path, MemoryService(script), ScriptedTuner([{"x": 0.7}]), max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(script), ScriptedTuner([{"x": 0.7}]), max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (spec,) = seen
         (trial,) = by_parameter(engine)

@@ -9,19 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_harness import (
-    Exit,
-    Hold,
-    MemoryService,
-    Report,
-    ScriptedTuner,
-    Start,
-    by_parameter,
-    finish,
-    make_engine,
-    run,
-    wait_for,
-)
+from engine_harness import by_parameter, finish, run, start_engine, wait_for
+from memory_service import Exit, Hold, MemoryService, Report, Start
+from scripted import ScriptedTuner
 
 from nni.algorithms.hpo.random_tuner import RandomTuner
 from nni.engine.engine import CallResult
@@ -41,8 +31,7 @@ def test_a_call_result_says_plainly_how_the_call_went() -> None:
 def test_a_tuner_raising_in_generate_is_error_with_the_traceback_and_results_are_kept(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner(fail="generate", fail_after=1)
-        engine = make_engine(tmp_path, MemoryService(), tuner, max_trial_number=3)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), tuner, max_trial_number=3)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.ERROR)
         assert engine.error is not None
         assert engine.error.startswith("ScriptedTuner.generate_multiple_parameters raised RuntimeError: "
@@ -60,8 +49,7 @@ def test_a_tuner_raising_in_generate_is_error_with_the_traceback_and_results_are
 
 def test_a_tuner_raising_in_receive_is_error_and_the_result_is_stored(tmp_path: Path) -> None:
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), ScriptedTuner(fail="result"), max_trial_number=3)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), ScriptedTuner(fail="result"), max_trial_number=3)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.ERROR)
         assert engine.error is not None and "ScriptedTuner.receive_trial_result raised RuntimeError" in engine.error
         await wait_for(engine, lambda: all(t.finished for t in engine.trials.values()))
@@ -75,8 +63,7 @@ def test_a_tuner_raising_in_receive_is_error_and_the_result_is_stored(tmp_path: 
 def test_a_tuner_refusing_the_search_space_at_start_is_error_before_any_trial(tmp_path: Path) -> None:
     async def body() -> None:
         service = MemoryService()
-        engine = make_engine(tmp_path, service, ScriptedTuner(fail="space"), max_trial_number=3)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, ScriptedTuner(fail="space"), max_trial_number=3)
         assert engine.status == ExperimentStatus.ERROR
         assert engine.error is not None and "ScriptedTuner.update_search_space raised" in engine.error
         assert service.submitted == [] and engine.trials == {}
@@ -87,8 +74,7 @@ def test_a_tuner_refusing_the_search_space_at_start_is_error_before_any_trial(tm
 def test_a_live_search_space_the_tuner_refuses_leaves_the_old_one(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner(fail="space", fail_after=1)
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), tuner, max_trial_number=3)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), tuner, max_trial_number=3)
         old = engine.search_space
         await engine.update_search_space({"y": {"_type": "choice", "_value": [1, 2]}})
         assert engine.status == ExperimentStatus.ERROR and engine.search_space == old
@@ -100,8 +86,7 @@ def test_a_live_search_space_the_tuner_refuses_leaves_the_old_one(tmp_path: Path
 def test_an_invalid_live_search_space_is_refused_before_the_tuner_sees_it(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner()
-        engine = make_engine(tmp_path, MemoryService(lambda spec: [Start()]), tuner, max_trial_number=3)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(lambda spec: [Start()]), tuner, max_trial_number=3)
         with pytest.raises(SearchSpaceError):
             await engine.update_search_space({"y": {"_type": "nonsense", "_value": [1]}})
         assert len(tuner.named("space")) == 1 and engine.status != ExperimentStatus.ERROR
@@ -112,8 +97,7 @@ def test_an_invalid_live_search_space_is_refused_before_the_tuner_sees_it(tmp_pa
 def test_a_tuner_out_of_proposals_ends_the_experiment_done(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner([{"x": 0.1}, {"x": 0.2}])
-        engine = make_engine(tmp_path, MemoryService(), tuner, trial_concurrency=2, max_trial_number=5)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), tuner, trial_concurrency=2, max_trial_number=5)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert [t.parameters for t in by_parameter(engine)] == [{"x": 0.1}, {"x": 0.2}]
         assert engine.error is None
@@ -127,8 +111,7 @@ def test_no_more_trial_error_from_generate_multiple_is_exhaustion_not_an_error(t
             raise NoMoreTrialError("nothing at all")
 
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), Empty(), max_trial_number=5)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), Empty(), max_trial_number=5)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert engine.trials == {} and engine.error is None
         await finish(engine)
@@ -139,8 +122,7 @@ def test_out_of_proposals_while_one_runs_keeps_running_and_asks_again_when_a_slo
     async def body() -> None:
         tuner = ScriptedTuner([{"x": 0.1}, {"x": 0.2}, {"x": 0.3}])
         service = MemoryService(lambda spec: [Start(), Hold(), Report(0.1), Exit(0)])
-        engine = make_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=5)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, trial_concurrency=2, max_trial_number=5)
         await wait_for(engine, lambda: len(service.submitted) == 2)
         service.release(service.submitted[0].trial_id)
         await wait_for(engine, lambda: len(service.submitted) == 3)
@@ -160,8 +142,7 @@ def test_a_customized_trial_after_exhaustion_runs_as_tuner_no_more_trial(tmp_pat
     async def body() -> None:
         tuner = ScriptedTuner([{"x": 0.1}])
         service = MemoryService(lambda spec: [Start(), Hold(), Exit(0)])
-        engine = make_engine(tmp_path, service, tuner, max_trial_number=5)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=5)
         await wait_for(engine, lambda: len(service.submitted) == 1)
         service.release(service.submitted[0].trial_id)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
@@ -186,8 +167,7 @@ def test_odd_metrics_are_stored_as_reported_and_a_builtin_tuner_gets_only_number
     tuner = RandomTuner(seed=1)
 
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(_odd_script), tuner, max_trial_number=len(_ODD_VALUES))
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(_odd_script), tuner, max_trial_number=len(_ODD_VALUES))
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         trials = by_parameter(engine)
         assert all(t.status == TrialStatus.SUCCEEDED for t in trials)
@@ -213,8 +193,7 @@ def test_odd_metrics_are_stored_as_reported_and_a_builtin_tuner_gets_only_number
 def test_a_custom_tuner_gets_every_value_as_reported(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner()
-        engine = make_engine(tmp_path, MemoryService(_odd_script), tuner, max_trial_number=4)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(_odd_script), tuner, max_trial_number=4)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert all(t.message is None for t in engine.trials.values())
         await finish(engine)
@@ -228,8 +207,7 @@ def test_a_second_final_result_is_ignored_with_a_note(tmp_path: Path) -> None:
     async def body() -> None:
         tuner = ScriptedTuner()
         service = MemoryService(lambda spec: [Start(), Report(0.1), Report(0.9), Exit(0)])
-        engine = make_engine(tmp_path, service, tuner, max_trial_number=1)
-        await engine.start()
+        engine = await start_engine(tmp_path, service, tuner, max_trial_number=1)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         (trial,) = engine.trials.values()
         assert trial.final is not None and trial.final.value == 0.1
@@ -272,8 +250,7 @@ def test_a_trials_result_and_end_reach_the_tuner_before_the_next_generate(tmp_pa
     advisor = _RoundAdvisor()
 
     async def body() -> None:
-        engine = make_engine(tmp_path, MemoryService(), advisor, max_trial_number=4)
-        await engine.start()
+        engine = await start_engine(tmp_path, MemoryService(), advisor, max_trial_number=4)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert len(engine.trials) == 4
         await finish(engine)
