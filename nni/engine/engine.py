@@ -72,10 +72,6 @@ class CallResult:
     failed: bool = False
     no_more_trials: bool = False
 
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
 
 class Engine(ExperimentReadout):
     """Runs one experiment: ask the tuner, submit trials, record events, tell the tuner results."""
@@ -157,7 +153,7 @@ class Engine(ExperimentReadout):
         try:
             await self.service.stop()
         except Exception:  # the trials are recorded as canceled all the same; say why they may linger
-            _logger.exception("stopping the %s training service failed", self.service.platform or "")
+            _logger.exception("stopping the %s training service failed", self.service.platform)
         self._stopped.set()
         self._wake.set()
         if self._loop_task is not None:

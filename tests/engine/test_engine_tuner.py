@@ -23,9 +23,8 @@ from nni.tuner import Tuner
 
 
 def test_a_call_result_says_plainly_how_the_call_went() -> None:
-    assert CallResult(None).ok and not CallResult(None).failed
-    assert not CallResult(failed=True).ok
-    assert CallResult(no_more_trials=True).ok and CallResult([1]).value == [1]
+    assert CallResult([1]) == CallResult(value=[1], failed=False, no_more_trials=False)
+    assert CallResult(failed=True).value is None and not CallResult(no_more_trials=True).failed
 
 
 def test_a_tuner_raising_in_generate_is_error_with_the_traceback_and_results_are_kept(tmp_path: Path) -> None:
