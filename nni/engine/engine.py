@@ -18,6 +18,7 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from ..training_service.base import (
 )
 from .readout import ExperimentReadout
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "CallResult"]
 
 _logger = logging.getLogger("nni.engine")
 
@@ -57,6 +58,19 @@ def _stored_int(value: Any, default: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63:
         return value
     return default
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """How a tuner or assessor call went: what it returned, or that it raised.
+
+    ``failed`` means it raised (the experiment is in ERROR with the traceback); ``no_more_trials``
+    means it raised NoMoreTrialError (the tuner's way to say it is exhausted).
+    """
+
+    value: Any = None
+    failed: bool = False
+    no_more_trials: bool = False
 
 
 class Engine(ExperimentReadout):
@@ -112,7 +126,7 @@ class Engine(ExperimentReadout):
             self._restore(profile)
         self._save_profile()
         await self.service.start(self._on_trial_event)
-        if not await self._tuner_call(self.tuner.update_search_space, self.search_space):
+        if (await self._tuner_call(self.tuner.update_search_space, self.search_space)).failed:
             return
         if profile is not None:
             await self._replay_results()
@@ -136,8 +150,10 @@ class Engine(ExperimentReadout):
             trial = self._customized_queue.popleft()
             self._update_trial(trial, "ended", status=TrialStatus.USER_CANCELED, end_time_ms=_now_ms(),
                                message="experiment stopped before it ran")
-        with contextlib.suppress(Exception):
+        try:
             await self.service.stop()
+        except Exception:  # the trials are recorded as canceled all the same; say why they may linger
+            _logger.exception("stopping the %s training service failed", self.service.platform)
         self._stopped.set()
         self._wake.set()
         if self._loop_task is not None:
@@ -155,8 +171,10 @@ class Engine(ExperimentReadout):
         self._save_profile()
         for target in (self.tuner, self.assessor):
             if target is not None:
-                with contextlib.suppress(Exception):
+                try:
                     await self._run_in_tuner_thread(target._on_exit)
+                except Exception:  # the experiment has ended either way; its status stays as it is
+                    _logger.exception("%s._on_exit failed", type(target).__name__)
         self._tuner_thread.shutdown(wait=False)
 
     @property
@@ -234,27 +252,30 @@ class Engine(ExperimentReadout):
         loop = asyncio.get_running_loop()
         return loop.run_in_executor(self._tuner_thread, lambda: fn(*args, **kwargs))
 
-    def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
-        """Call the tuner/assessor; on an exception record ERROR with the traceback and return None."""
+    def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[CallResult]:
+        """Call the tuner/assessor (queued now, see above); on an exception record ERROR with the traceback."""
         return self._tuner_outcome(fn, self._run_in_tuner_thread(fn, *args, **kwargs))
 
-    async def _tuner_outcome(self, fn: Callable[..., Any], future: asyncio.Future[Any]) -> Any:
+    async def _tuner_outcome(self, fn: Callable[..., Any], future: asyncio.Future[Any]) -> CallResult:
         try:
-            result = await future
+            return CallResult(await future)
         except NoMoreTrialError:
-            raise
+            return CallResult(no_more_trials=True)
         except Exception as error:
             owner = type(getattr(fn, "__self__", fn)).__name__
             name = getattr(fn, "__name__", "call")
             detail = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self._fail(f"{owner}.{name} raised {type(error).__name__}: {error}\n{detail}")
-            return None
-        return True if result is None else result
+            return CallResult(failed=True)
 
     # -- scheduling -------------------------------------------------------------------------------
 
     def _active(self) -> list[Trial]:
         return [t for t in self.trials.values() if t.status in _ACTIVE]
+
+    def _occupied(self) -> int:
+        """Trial slots in use: active trials the service holds (a queued customized trial waits here, in none)."""
+        return len(self._active()) - len(self._customized_queue)
 
     def _created_by_tuner(self) -> int:
         return sum(1 for t in self.trials.values() if not t.customized)
@@ -273,21 +294,19 @@ class Engine(ExperimentReadout):
 
     async def _schedule(self) -> None:
         concurrency = self.config.trial_concurrency or 1
-        while self._customized_queue and len(self._active()) < concurrency:
+        while self._customized_queue and self._occupied() < concurrency:
             trial = self._customized_queue.popleft()
             await self._submit(trial)
-        free = concurrency - len(self._active())
+        free = concurrency - self._occupied()
         if free > 0 and self._may_create():
             limit = self.config.max_trial_number
             count = free if limit is None else min(free, limit - self._created_by_tuner())
             ids = list(range(self._next_parameter_id, self._next_parameter_id + count))
-            try:
-                proposals = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
-            except NoMoreTrialError:
-                proposals = []
-            if proposals is None or self._stopping:  # the tuner raised (ERROR is recorded), or we stop
+            result = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
+            # the tuner raised (ERROR is recorded), another call failed meanwhile, or we stop
+            if result.failed or self._stopping or self.status == ExperimentStatus.ERROR:
                 return
-            proposals = [] if proposals is True else list(proposals)
+            proposals = [] if result.no_more_trials else list(result.value or [])
             for parameter_id, parameters in zip(ids, proposals, strict=False):
                 await self._submit(self._new_trial(parameter_id, parameters, "algorithm"))
             if not proposals and not self._active():
@@ -380,7 +399,7 @@ class Engine(ExperimentReadout):
             self._update_trial(trial, "note", message="; ".join(notes))
 
     def _on_metric(self, trial: Trial, record: dict[str, Any]) -> None:
-        kind = record.get("type")
+        kind = "FINAL" if record.get("type") == "FINAL" else "PERIODICAL"  # the protocol allows only these
         sequence = _stored_int(record.get("sequence"), 0) if kind == "PERIODICAL" else 0
         metric = MetricRecord(trial.trial_id, trial.parameter_id, kind, sequence,
                               _stored_int(record.get("timestamp"), _now_ms()), record.get("value"))
@@ -415,10 +434,10 @@ class Engine(ExperimentReadout):
 
     async def _assess(self, trial: Trial) -> None:
         history = [v for v in (metric_default(m.value) for m in trial.intermediate) if v is not None]
-        if not history:
+        if self.assessor is None or not history:
             return
         verdict = await self._tuner_call(self.assessor.assess_trial, trial.trial_id, history)
-        if verdict == AssessResult.Bad and trial.status in _ACTIVE:
+        if verdict.value == AssessResult.Bad and trial.status in _ACTIVE:
             await self._kill(trial, TrialStatus.EARLY_STOPPED, "early stopped by the assessor")
 
     def _on_end(self, trial: Trial, event: TrialEnded) -> None:
@@ -547,7 +566,7 @@ class Engine(ExperimentReadout):
 
     async def update_search_space(self, space: dict[str, Any]) -> None:
         validate_search_space(space)
-        if await self._tuner_call(self.tuner.update_search_space, space) is None:
+        if (await self._tuner_call(self.tuner.update_search_space, space)).failed:
             return
         self.search_space = space
         self.config.search_space = space
