@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from .private import FILE_MODE, make_private_dir, touch_private_file
 
 __all__ = ["manifest_path", "read_manifest", "update_manifest_entry", "remove_manifest_entry"]
+
+_logger = logging.getLogger(__name__)
 
 
 def manifest_path() -> Path:
@@ -35,13 +39,26 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, *, for_update: bool = False) -> dict[str, Any]:
+    """The manifest's entries; a file that is not a JSON object reads as empty.
+
+    Before an update replaces such a file, it is kept beside it (``.experiment.unreadable-<time>``),
+    so the entries it held are not lost to the rewrite.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        return data
+    if for_update:
+        kept = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, kept)
+        _logger.warning("the experiments manifest %s was not readable JSON; it is kept as %s", path, kept)
+    return {}
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -65,7 +82,7 @@ def update_manifest_entry(experiment_id: str, path: Path | None = None, **fields
     """Merge ``fields`` into the experiment's entry, creating it if needed; returns the entry."""
     path = path or manifest_path()
     with _locked(path):
-        data = _read(path)
+        data = _read(path, for_update=True)
         entry = data.setdefault(experiment_id, {"id": experiment_id})
         entry.update(fields)
         _write(path, data)
@@ -75,6 +92,6 @@ def update_manifest_entry(experiment_id: str, path: Path | None = None, **fields
 def remove_manifest_entry(experiment_id: str, path: Path | None = None) -> None:
     path = path or manifest_path()
     with _locked(path):
-        data = _read(path)
+        data = _read(path, for_update=True)
         if data.pop(experiment_id, None) is not None:
             _write(path, data)

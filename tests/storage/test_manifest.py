@@ -43,6 +43,15 @@ def test_an_unreadable_manifest_reads_as_empty(tmp_path: Path) -> None:
         assert read_manifest(path) == {}
 
 
+def test_an_update_keeps_an_unreadable_manifest_aside(tmp_path: Path) -> None:
+    path = tmp_path / ".experiment"
+    path.write_text('{"e1": {"id": "e1", "port": 80')  # torn by hand: its entries must survive the rewrite
+    update_manifest_entry("e2", path, port=8081)
+    assert read_manifest(path) == {"e2": {"id": "e2", "port": 8081}}
+    kept = list(tmp_path.glob(".experiment.unreadable-*"))
+    assert len(kept) == 1 and kept[0].read_text() == '{"e1": {"id": "e1", "port": 80'
+
+
 def test_concurrent_writers_lose_no_entry(tmp_path: Path) -> None:
     path = tmp_path / "nni-experiments" / ".experiment"
 
