@@ -412,6 +412,11 @@ class SearchSpace:
         """The encoding of what ``vector`` decodes to: q-rounding, integer cells and clipping applied."""
         return self.encode(self.decode(vector))
 
+    def restrict(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The top-level parameters of this space in ``params``; other keys (e.g. a budget) dropped."""
+        names = {str(spec.key[0]) for spec in self.top_level}
+        return {key: value for key, value in params.items() if key in names}
+
     def contains(self, params: Any) -> bool:
         """Whether ``params`` is a configuration of this space."""
         try:
