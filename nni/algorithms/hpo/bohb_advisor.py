@@ -213,7 +213,6 @@ class BOHB(SuccessiveHalvingTuner):
         self.bandwidth_factor = float(bandwidth_factor)
         self.min_bandwidth = float(min_bandwidth)
         self.model: BOHBModel | None = None
-        self._pending_results: list[tuple[Parameters, Any, float]] = []
         s_max = math.floor(math.log(max_budget / min_budget, eta) + _EPSILON)
         super().__init__(optimize_mode, max_budget, eta, s_max, "serial", seed)
 
@@ -223,8 +222,8 @@ class BOHB(SuccessiveHalvingTuner):
         assert self.space is not None
         self.model = BOHBModel(self.space, self.min_points_in_model, self.top_n_percent, self.num_samples,
                                self.random_fraction, self.bandwidth_factor, self.min_bandwidth, self._rng)
-        for params, budget, loss in self._pending_results:
-            self._feed(params, budget, loss)
+        for result in self.results:
+            self._feed(*self._split_budget(result.params), result.loss)
 
     def _feed(self, params: Parameters, budget: Any, loss: float) -> None:
         assert self.space is not None and self.model is not None
@@ -235,7 +234,6 @@ class BOHB(SuccessiveHalvingTuner):
         self.model.add(vector, budget, loss)
 
     def _on_result(self, params: Parameters, budget: Any, loss: float) -> None:
-        self._pending_results.append((params, budget, loss))
         if self.model is not None:
             self._feed(params, budget, loss)
 
