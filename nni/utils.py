@@ -80,7 +80,7 @@ def extract_scalar_reward(value: Any, scalar_key: str = "default") -> float:
         try:
             return float(value)
         except OverflowError:  # an integer past float's range: an infinity, which tuners skip
-            return math.inf if value > 0 else -math.inf
+            return -math.inf if value < 0 else math.inf
     raise RuntimeError(f"Incorrect final result: the final result should be a number or a dict with a "
                        f"numeric '{scalar_key}' key, got {value!r}")
 

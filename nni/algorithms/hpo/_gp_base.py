@@ -128,9 +128,10 @@ class GPTunerBase(BuiltinTuner):
             if params not in history:
                 break
         else:
-            params = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
-            if params is None:  # exhausted: repeat the best candidate
-                params = space.decode(candidates[0]) if len(candidates) else space.sample(self._rng)
+            unseen = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
+            if unseen is None:  # exhausted: repeat the best candidate
+                unseen = space.decode(candidates[0]) if len(candidates) else space.sample(self._rng)
+            params = unseen
         history.add(params)
         self._remember_pending(parameter_id, params)
         return params

@@ -222,8 +222,8 @@ class DNGOTuner(BuiltinTuner):
             params = self.space.decode(vector)
             if self.history.add(params):
                 return params
-        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:  # exhausted: as NNI's DNGO, keep proposing (the model's best, a repeat)
-            params = self.space.decode(ordered[0]) if ordered else self.space.sample(self._rng)
-        self.history.add(params)
-        return params
+        unseen = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if unseen is None:  # exhausted: as NNI's DNGO, keep proposing (the model's best, a repeat)
+            unseen = self.space.decode(ordered[0]) if ordered else self.space.sample(self._rng)
+        self.history.add(unseen)
+        return unseen

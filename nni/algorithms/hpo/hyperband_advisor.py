@@ -221,11 +221,11 @@ class SuccessiveHalvingTuner(BuiltinTuner):
             return None
         # every s of a round in a row came out empty: the finite space is used up
         while self._empty_brackets <= self.s_max:
-            bracket = self._open_bracket()
-            if bracket is not None:
-                entry = bracket.waiting()
+            opened = self._open_bracket()
+            if opened is not None:
+                entry = opened.waiting()
                 assert entry is not None
-                return bracket, entry
+                return opened, entry
         return None
 
     @property

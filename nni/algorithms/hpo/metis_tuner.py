@@ -62,10 +62,10 @@ class MetisTuner(GPTunerBase):
             raise ValueError(f"Metis: exploration_probability must be a number from 0 to 1, "
                              f"got {exploration_probability!r}")
         super().__init__(optimize_mode=optimize_mode, cold_start_num=cold_start_num, seed=seed)
-        self.no_resampling = bool(no_resampling)
-        self.no_candidates = bool(no_candidates)
-        self.selection_num_starting_points = selection_num_starting_points
-        self.exploration_probability = float(exploration_probability)
+        self.no_resampling: bool = bool(no_resampling)
+        self.no_candidates: bool = bool(no_candidates)
+        self.selection_num_starting_points: int = selection_num_starting_points
+        self.exploration_probability: float = float(exploration_probability)
         self._resampled: set[int] = set()
 
     @classmethod

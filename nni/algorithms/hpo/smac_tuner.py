@@ -107,10 +107,10 @@ class SMACTuner(BuiltinTuner):
         if spec.is_categorical:
             return config_space_module.Categorical(name, [str(i) for i in range(spec.n_choices or 1)])
         if spec.integer:
-            low, high = int(spec.low), int(spec.high) - 1
-            if low == high:
-                return config_space_module.Categorical(name, [str(low)])
-            return config_space_module.Integer(name, (low, high))
+            first, last = int(spec.low), int(spec.high) - 1
+            if first == last:
+                return config_space_module.Categorical(name, [str(first)])
+            return config_space_module.Integer(name, (first, last))
         low, high = float(spec.values[0]), float(spec.values[1])
         if low == high:  # a degenerate range (NNI allows it): ConfigSpace wants low < high
             return config_space_module.Categorical(name, [str(low)])
@@ -168,12 +168,12 @@ class SMACTuner(BuiltinTuner):
             known = self._known.get(config_key(params))
             if known is not None:
                 self._facade.tell(info, trial_value(cost=known))
-        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:  # exhausted: a repeat
-            params = self.space.sample(self._rng)
-        self.history.add(params)
-        self._asked[parameter_id] = params
-        return params
+        unseen = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if unseen is None:  # exhausted: a repeat
+            unseen = self.space.sample(self._rng)
+        self.history.add(unseen)
+        self._asked[parameter_id] = unseen
+        return unseen
 
     # -- results -----------------------------------------------------------------------------------
 
