@@ -66,17 +66,31 @@ def make_rng(seed: Any) -> tuple[int, np.random.Generator]:
 
 
 class BuiltinTuner(Tuner):
-    """Optimize mode, loss sign and result intake; subclasses implement :meth:`_learn`.
+    """Optimize mode, loss sign, the search-space check and result intake; subclasses implement
+    :meth:`_learn`.
 
-    ``algorithm_name`` names the tuner in errors and logs.
+    ``algorithm_name`` names the tuner in errors and logs; ``supported_types``,
+    ``supports_nested`` and ``suggestion`` (what to use instead) say which spaces
+    :meth:`check_search_space` refuses.
     """
 
     algorithm_name = "tuner"
+    supported_types: frozenset[str] = frozenset(SEARCH_SPACE_TYPES)
+    supports_nested = True
+    suggestion = "TPE or Random"
 
     def __init__(self, optimize_mode: Any = "maximize") -> None:
         self.optimize_mode = parse_optimize_mode(optimize_mode, self.algorithm_name)
         self.results: list[Result] = []
         """Every usable result so far, oldest first: what a new search space is rebuilt from."""
+
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
+        """The parsed space, or SearchSpaceError if this tuner cannot take it; config validation
+        calls it before anything runs, ``update_search_space`` again."""
+        space = parse_search_space(search_space)
+        check_supported_types(space, cls.algorithm_name, cls.supported_types, cls.supports_nested, cls.suggestion)
+        return space
 
     def _loss(self, value: Any) -> float | None:
         """The metric as a loss (negated when maximising); None when it is not a finite number."""
@@ -123,16 +137,8 @@ class BuiltinTuner(Tuner):
 
 
 class SearchSpaceTuner(BuiltinTuner):
-    """Shared tuner bookkeeping; subclasses implement :meth:`_suggest` (and optionally hooks).
+    """Shared tuner bookkeeping; subclasses implement :meth:`_suggest` (and optionally hooks)."""
 
-    Subclasses set ``algorithm_name``, ``supported_types``, ``supports_nested`` and ``suggestion``
-    (what to use instead) so that unsupported spaces are refused at update_search_space.
-    """
-
-    algorithm_name = "tuner"
-    supported_types: frozenset[str] = frozenset(SEARCH_SPACE_TYPES)
-    supports_nested = True
-    suggestion = "TPE or Random"
     max_retries = 16
     """How many fresh proposals :meth:`_suggest` may make before falling back to a random unseen one."""
     ends_when_exhausted = True
@@ -154,16 +160,8 @@ class SearchSpaceTuner(BuiltinTuner):
 
     # -- protocol ------------------------------------------------------------------------------
 
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> None:
-        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
-        check_supported_types(parse_search_space(search_space), cls.algorithm_name, cls.supported_types,
-                              cls.supports_nested, cls.suggestion)
-
     def update_search_space(self, search_space: dict[str, Any]) -> None:
-        space = parse_search_space(search_space)
-        check_supported_types(space, self.algorithm_name, self.supported_types, self.supports_nested,
-                              self.suggestion)
+        space = self.check_search_space(search_space)
         self.space = space
         self.history = ConfigHistory(space)
         for params in self._seen:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
+from ...search_space import ConfigHistory, SearchSpace
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
 from ._gp_optimizer import BayesianOptimizer
@@ -42,22 +42,12 @@ class GPTunerBase(BuiltinTuner):
 
     # -- search space ------------------------------------------------------------------------------
 
-    @classmethod
-    def _check_space(cls, space: SearchSpace) -> None:
-        """Subclasses refuse the types they cannot handle."""
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> None:
-        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
-        cls._check_space(parse_search_space(search_space))
-
     def _make_optimizer(self, space: SearchSpace) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha)
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse and check the space; earlier results that still fit it are kept."""
-        space = parse_search_space(search_space)
-        self._check_space(space)
+        space = self.check_search_space(search_space)
         self.space = space
         self.optimizer = self._make_optimizer(space)
         self.history = ConfigHistory(space)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
+from ...search_space import ConfigHistory, SearchSpace
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
 from ._gp_model import log_expected_improvement
@@ -109,7 +109,7 @@ class DNGOTuner(BuiltinTuner):
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space; earlier results that fit it are kept, the network is retrained."""
-        self.space = parse_search_space(search_space)
+        self.space = self.check_search_space(search_space)
         self.history = ConfigHistory(self.space)
         self._vectors, self._losses = [], []
         self._network = None

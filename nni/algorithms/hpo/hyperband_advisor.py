@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import NoMoreTrialError
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
+from ...search_space import ConfigHistory, SearchSpace
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
 
@@ -141,7 +141,7 @@ class SuccessiveHalvingTuner(BuiltinTuner):
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space; brackets already running carry on with their configurations."""
-        self.space = parse_search_space(search_space)
+        self.space = self.check_search_space(search_space)
         self._seen = {}
 
     def _require_space(self) -> SearchSpace:

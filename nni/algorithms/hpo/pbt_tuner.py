@@ -21,13 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import NoMoreTrialError
-from ...search_space import (
-    ConfigHistory,
-    ParameterSpec,
-    SearchSpace,
-    check_supported_types,
-    parse_search_space,
-)
+from ...search_space import ConfigHistory, ParameterSpec, SearchSpace
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
 
@@ -61,6 +55,9 @@ class PBTTuner(BuiltinTuner):
     """
 
     algorithm_name = "PBT"
+    supported_types = _SUPPORTED
+    supports_nested = False
+    suggestion = "TPE, Random or Evolution"
 
     def __init__(self, optimize_mode: str = "maximize", all_checkpoint_dir: str | None = None,
                  population_size: int = 10, factor: float = 0.2, resample_probability: float = 0.25,
@@ -93,13 +90,6 @@ class PBTTuner(BuiltinTuner):
                 path = str(Path("~/nni/checkpoint").expanduser() / os.environ.get("NNI_EXP_ID", "standalone"))
             self.all_checkpoint_dir = path
         return self.all_checkpoint_dir
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
-        """Refuse a space PBT cannot take; config validation calls it before anything runs."""
-        space = parse_search_space(search_space)
-        check_supported_types(space, "PBT", _SUPPORTED, nested=False, suggestion="TPE, Random or Evolution")
-        return space
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space and draw the first generation (distinct configurations)."""

@@ -17,14 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...search_space import (
-    ConfigHistory,
-    ParameterSpec,
-    SearchSpace,
-    check_supported_types,
-    config_key,
-    parse_search_space,
-)
+from ...search_space import ConfigHistory, ParameterSpec, SearchSpace, config_key
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
 
@@ -57,6 +50,9 @@ class SMACTuner(BuiltinTuner):
     """
 
     algorithm_name = "SMAC"
+    supported_types = _SUPPORTED
+    supports_nested = False
+    suggestion = "TPE or GP"
 
     def __init__(self, optimize_mode: str = "maximize", config_dedup: bool = False, seed: int | None = None) -> None:
         super().__init__(optimize_mode)
@@ -74,13 +70,6 @@ class SMACTuner(BuiltinTuner):
         self._known: dict[str, float] = {}
 
     # -- search space ------------------------------------------------------------------------------
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
-        """Refuse a space SMAC cannot take; config validation calls it before anything runs."""
-        space = parse_search_space(search_space)
-        check_supported_types(space, "SMAC", _SUPPORTED, nested=False, suggestion="TPE or GP")
-        return space
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Translate the space for SMAC3; earlier results that fit it are told again."""
