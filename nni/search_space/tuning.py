@@ -4,9 +4,10 @@
 text), the metric as a loss (negated when maximising; lower is always better inside), and the
 intake of results: live ones (``receive_trial_result``) and earlier ones (``import_data``, which
 is also how the engine replays stored results on resume). A result that is not a finite number,
-or a record without a ``'parameter'`` dict and a ``'value'``, is skipped with a log line saying why; every
-usable one is kept in :attr:`BuiltinTuner.results`, so a tuner rebuilds its model from them
-after a new search space and needs no checkpoint.
+or a record without a ``'parameter'`` dict and a ``'value'``, is skipped with a log line saying
+why; every usable one is kept in :attr:`BuiltinTuner.results`, so a model tuner rebuilds its
+model from them after a new search space and needs no checkpoint. It also checks a search space
+against what the tuner declares it supports (``check_search_space``).
 
 :class:`SearchSpaceTuner` adds the bookkeeping of tuners that only propose configurations:
 
