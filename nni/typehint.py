@@ -13,6 +13,7 @@ Parameters = dict[str, Any]
 SearchSpace = dict[str, Any]
 TrialMetric = float | dict[str, Any]
 OptimizeMode = Literal["minimize", "maximize"]
+"""NNI's type of an optimize mode; :class:`nni.utils.OptimizeMode` takes its values from here."""
 
 
 class ParameterChoice(TypedDict):

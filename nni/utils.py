@@ -8,20 +8,45 @@ from collections.abc import Callable
 from enum import Enum
 from numbers import Real
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from . import typehint
 from .metrics import metric_number
 
 __all__ = [
-    "OptimizeMode", "MetricType", "NodeType", "ClassArgsValidator", "extract_scalar_reward",
+    "OptimizeMode", "parse_optimize_mode", "MetricType", "NodeType", "ClassArgsValidator", "extract_scalar_reward",
     "extract_scalar_history", "is_finite_number", "merge_parameter", "split_index", "convert_dict2tuple",
     "json2space", "json2parameter",
 ]
 
 
-class OptimizeMode(Enum):
-    Minimize = "minimize"
-    Maximize = "maximize"
+_MINIMIZE, _MAXIMIZE = get_args(typehint.OptimizeMode)
+
+
+class OptimizeMode(str, Enum):
+    """NNI's optimize modes; the values are those of :data:`nni.typehint.OptimizeMode`.
+
+    A ``str`` Enum, so a member also equals its value (``mode == "maximize"``), as code written
+    against the plain strings of ``classArgs`` expects.
+    """
+
+    Minimize = _MINIMIZE
+    Maximize = _MAXIMIZE
+
+
+def parse_optimize_mode(mode: Any, owner: str | None = None) -> OptimizeMode:
+    """'minimize' / 'maximize' (any case) as an OptimizeMode; ValueError naming the valid values.
+
+    ``owner`` (e.g. ``"GP"``) starts the message, so a refused ``classArgs`` says whose it was.
+    """
+    if isinstance(mode, OptimizeMode):
+        return mode
+    if isinstance(mode, str):
+        for member in OptimizeMode:
+            if member.value == mode.lower():
+                return member
+    prefix = f"{owner}: " if owner else ""
+    raise ValueError(f"{prefix}optimize_mode must be 'minimize' or 'maximize', got {mode!r}")
 
 
 class NodeType:
@@ -55,7 +80,7 @@ def extract_scalar_reward(value: Any, scalar_key: str = "default") -> float:
         try:
             return float(value)
         except OverflowError:  # an integer past float's range: an infinity, which tuners skip
-            return math.inf if value > 0 else -math.inf
+            return -math.inf if value < 0 else math.inf
     raise RuntimeError(f"Incorrect final result: the final result should be a number or a dict with a "
                        f"numeric '{scalar_key}' key, got {value!r}")
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 
 import nni
+import nni.typehint
 from nni.utils import (
     ClassArgsValidator,
     NodeType,
+    OptimizeMode,
     convert_dict2tuple,
+    is_finite_number,
     json2parameter,
     json2space,
     merge_parameter,
+    parse_optimize_mode,
     split_index,
 )
 
@@ -117,6 +123,33 @@ def test_class_args_validator_helpers(tmp_path: Path) -> None:
     assert validator.path("p").validate(str(tmp_path)) == str(tmp_path)
     with pytest.raises(ValueError, match="p path does not exist"):
         validator.path("p")(str(tmp_path / "missing"))
+
+
+def test_one_optimize_mode_enum_whose_values_are_the_typehint_literal() -> None:
+    assert tuple(mode.value for mode in OptimizeMode) == get_args(nni.typehint.OptimizeMode)
+    assert OptimizeMode("maximize") is OptimizeMode.Maximize and OptimizeMode.Minimize == "minimize"
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("maximize", OptimizeMode.Maximize), ("Minimize", OptimizeMode.Minimize), (OptimizeMode.Maximize, OptimizeMode.Maximize),
+])
+def test_parse_optimize_mode(given: object, expected: OptimizeMode) -> None:
+    assert parse_optimize_mode(given) is expected
+
+
+@pytest.mark.parametrize("given", ["max", "", None, 1, ["maximize"]])
+def test_parse_optimize_mode_refuses_other_values_naming_the_owner(given: object) -> None:
+    message = f"optimize_mode must be 'minimize' or 'maximize', got {given!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        parse_optimize_mode(given)
+    with pytest.raises(ValueError, match=r"^GP: optimize_mode must be"):
+        parse_optimize_mode(given, "GP")
+
+
+def test_is_finite_number() -> None:
+    assert is_finite_number(1) and is_finite_number(-2.5) and is_finite_number(1e308)
+    for value in (True, float("nan"), float("inf"), 10 ** 400, "1", None, {"default": 1}, [1]):
+        assert not is_finite_number(value)
 
 
 def test_standalone_get_current_parameter_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,15 +45,16 @@ class ParameterSpec:
     values: tuple[Any, ...]
     index: int
     is_categorical: bool
-    n_choices: int | None = None
-    """Number of options of a choice; None for numeric parameters."""
-    low: float | None = None
+    n_choices: int = 0
+    """Number of options of a choice; 0 for numeric parameters."""
+    low: float = 0.0
     """Bounded types: lower end in internal scale (randint: the integer lower bound)."""
-    high: float | None = None
+    high: float = 0.0
     """Bounded types: upper end in internal scale (randint: the exclusive integer upper bound)."""
-    mu: float | None = None
+    mu: float = 0.0
     """Normal types: mean in internal scale (lognormal's mu is already in log space)."""
-    sigma: float | None = None
+    sigma: float = 1.0
+    """Normal types: standard deviation in internal scale."""
     q: float | None = None
     clip: tuple[float, float] | None = None
     """q(log)uniform: the original [low, high] the rounded value is clipped to."""
@@ -411,6 +412,11 @@ class SearchSpace:
     def snap(self, vector: np.ndarray) -> np.ndarray:
         """The encoding of what ``vector`` decodes to: q-rounding, integer cells and clipping applied."""
         return self.encode(self.decode(vector))
+
+    def restrict(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The top-level parameters of this space in ``params``; other keys (e.g. a budget) dropped."""
+        names = {str(spec.key[0]) for spec in self.top_level}
+        return {key: value for key, value in params.items() if key in names}
 
     def contains(self, params: Any) -> bool:
         """Whether ``params`` is a configuration of this space."""

@@ -1,33 +1,39 @@
-"""A base for tuners built on the parsed search space: bookkeeping every built-in tuner shares.
+"""The bases of every built-in tuner and advisor.
 
-It handles the NNI tuner protocol so algorithms only propose configurations:
+:class:`BuiltinTuner` owns what all of them share: ``optimize_mode`` (parsed once, NNI's error
+text), the metric as a loss (negated when maximising; lower is always better inside), and the
+intake of results: live ones (``receive_trial_result``) and earlier ones (``import_data``, which
+is also how the engine replays stored results on resume). A result that is not a finite number,
+or a record without a ``'parameter'`` dict and a ``'value'``, is skipped with a log line saying
+why; every usable one is kept in :attr:`BuiltinTuner.results`, so a model tuner rebuilds its
+model from them after a new search space and needs no checkpoint. It also checks a search space
+against what the tuner declares it supports (``check_search_space``).
 
-* ``optimize_mode`` and metric reduction (a number, or a dict with ``'default'``); losses are
-  always minimised internally;
+:class:`SearchSpaceTuner` adds the bookkeeping of tuners that only propose configurations:
+
 * deduplication (a proposal already handed out is retried, then replaced by a random unseen
   configuration) and ``NoMoreTrialError`` once a finite space is exhausted;
-* results arriving for parameter ids the tuner never issued: ``import_data`` and the engine's
-  replay on resume both go through :meth:`SearchSpaceTuner._observe`, so a tuner rebuilds its
-  whole state from those calls and needs no checkpoint;
+* observations encoded in the parsed space, for live, imported and replayed results alike;
 * live ``update_search_space``: past observations that still fit the new space are kept.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import NoMoreTrialError
+from ..metrics import metric_default, not_a_number_reason, short_repr
 from ..tuner import Tuner
-from ..utils import OptimizeMode, extract_scalar_reward
+from ..typehint import Parameters, TrialMetric
+from ..utils import OptimizeMode, parse_optimize_mode
 from .space import ConfigHistory, SearchSpace, check_supported_types, config_key, parse_search_space
 from .validation import SEARCH_SPACE_TYPES
 
-__all__ = ["Observation", "SearchSpaceTuner", "parse_optimize_mode", "make_rng"]
+__all__ = ["Observation", "Result", "BuiltinTuner", "SearchSpaceTuner", "make_rng"]
 
 _logger = logging.getLogger(__name__)
 
@@ -42,15 +48,13 @@ class Observation:
     parameter_id: int | None = None
 
 
-def parse_optimize_mode(mode: Any) -> OptimizeMode:
-    """'minimize' / 'maximize' (any case) to OptimizeMode; ValueError naming the valid values."""
-    if isinstance(mode, OptimizeMode):
-        return mode
-    if isinstance(mode, str):
-        for member in OptimizeMode:
-            if member.value == mode.lower():
-                return member
-    raise ValueError(f"optimize_mode must be 'minimize' or 'maximize', got {mode!r}")
+@dataclass(frozen=True)
+class Result:
+    """A usable result as a tuner received it: parameters, loss, and the id when it was live."""
+
+    params: Parameters
+    loss: float
+    parameter_id: int | None = None
 
 
 def make_rng(seed: Any) -> tuple[int, np.random.Generator]:
@@ -62,17 +66,80 @@ def make_rng(seed: Any) -> tuple[int, np.random.Generator]:
     return int(seed), np.random.default_rng(int(seed))
 
 
-class SearchSpaceTuner(Tuner):
-    """Shared tuner bookkeeping; subclasses implement :meth:`_suggest` (and optionally hooks).
+class BuiltinTuner(Tuner):
+    """Optimize mode, loss sign, the search-space check and result intake; subclasses implement
+    :meth:`_learn`.
 
-    Subclasses set ``algorithm_name``, ``supported_types``, ``supports_nested`` and ``suggestion``
-    (what to use instead) so that unsupported spaces are refused at update_search_space.
+    ``algorithm_name`` names the tuner in errors and logs; ``supported_types``,
+    ``supports_nested`` and ``suggestion`` (what to use instead) say which spaces
+    :meth:`check_search_space` refuses.
     """
 
     algorithm_name = "tuner"
     supported_types: frozenset[str] = frozenset(SEARCH_SPACE_TYPES)
     supports_nested = True
     suggestion = "TPE or Random"
+
+    def __init__(self, optimize_mode: Any = "maximize") -> None:
+        self.optimize_mode = parse_optimize_mode(optimize_mode, self.algorithm_name)
+        self.results: list[Result] = []
+        """Every usable result so far, oldest first: what a new search space is rebuilt from."""
+
+    @classmethod
+    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
+        """The parsed space, or SearchSpaceError if this tuner cannot take it; config validation
+        calls it before anything runs, ``update_search_space`` again."""
+        space = parse_search_space(search_space)
+        check_supported_types(space, cls.algorithm_name, cls.supported_types, cls.supports_nested, cls.suggestion)
+        return space
+
+    def _loss(self, value: Any) -> float | None:
+        """The metric as a loss (negated when maximising); None when it is not a finite number."""
+        number = metric_default(value)
+        if number is None:
+            return None
+        return -number if self.optimize_mode is OptimizeMode.Maximize else number
+
+    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
+                             **kwargs: Any) -> None:
+        """Learn from a final result; one that is not a finite number counts as no result."""
+        loss = self._loss(value)
+        if loss is None:
+            _logger.warning("%s: ignoring the result of parameter id %s, %s", self.algorithm_name, parameter_id,
+                            not_a_number_reason(value))
+            return
+        self._take([Result(parameters, loss, parameter_id)])
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        """Learn from ``[{'parameter': ..., 'value': ...}, ...]`` (earlier runs, or a resume replay)."""
+        usable = []
+        for record in data:
+            if not isinstance(record, dict) or not isinstance(record.get("parameter"), dict) or "value" not in record:
+                _logger.warning("%s: import_data skips %s (need a 'parameter' dict and a 'value')",
+                                self.algorithm_name, short_repr(record))
+                continue
+            loss = self._loss(record["value"])
+            if loss is None:
+                _logger.warning("%s: import_data skips a record whose value %s", self.algorithm_name,
+                                not_a_number_reason(record["value"]))
+                continue
+            usable.append(Result(record["parameter"], loss))
+        count = self._take(usable)
+        _logger.info("%s: imported %d of %d results", self.algorithm_name, count, len(data))
+
+    def _take(self, results: list[Result]) -> int:
+        """Keep usable results and learn from them; how many the tuner could use."""
+        self.results.extend(results)
+        return self._learn(results)
+
+    def _learn(self, results: list[Result]) -> int:
+        """Learn from new results (live ones carry their parameter id); how many were usable."""
+        raise NotImplementedError
+
+
+class SearchSpaceTuner(BuiltinTuner):
+    """Shared tuner bookkeeping; subclasses implement :meth:`_suggest` (and optionally hooks)."""
+
     max_retries = 16
     """How many fresh proposals :meth:`_suggest` may make before falling back to a random unseen one."""
     ends_when_exhausted = True
@@ -83,7 +150,7 @@ class SearchSpaceTuner(Tuner):
     :meth:`_suggest` returning None means the space is exhausted."""
 
     def __init__(self, optimize_mode: Any = "minimize", seed: int | None = None) -> None:
-        self.optimize_mode = parse_optimize_mode(optimize_mode)
+        super().__init__(optimize_mode)
         self.seed, self.rng = make_rng(seed)
         self.space: SearchSpace | None = None
         self.observations: list[Observation] = []
@@ -94,16 +161,8 @@ class SearchSpaceTuner(Tuner):
 
     # -- protocol ------------------------------------------------------------------------------
 
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> None:
-        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
-        check_supported_types(parse_search_space(search_space), cls.algorithm_name, cls.supported_types,
-                              cls.supports_nested, cls.suggestion)
-
     def update_search_space(self, search_space: dict[str, Any]) -> None:
-        space = parse_search_space(search_space)
-        check_supported_types(space, self.algorithm_name, self.supported_types, self.supports_nested,
-                              self.suggestion)
+        space = self.check_search_space(search_space)
         self.space = space
         self.history = ConfigHistory(space)
         for params in self._seen:
@@ -161,43 +220,19 @@ class SearchSpaceTuner(Tuner):
                 raise NoMoreTrialError(f"{self.algorithm_name}: the search space is exhausted")
         return params
 
-    def receive_trial_result(self, parameter_id: int, parameters: dict[str, Any], value: Any,
-                             **kwargs: Any) -> None:
-        params = self.running.pop(parameter_id, None)
-        self._observe(params if params is not None else parameters, value, parameter_id)
-
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         if self.running.pop(parameter_id, None) is not None:
             self._on_abandoned(parameter_id)
 
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Learn from ``[{'parameter': ..., 'value': ...}, ...]`` (earlier runs, or a resume replay)."""
-        count = 0
-        for record in data:
-            if not isinstance(record, dict) or "parameter" not in record or "value" not in record:
-                _logger.warning("%s: import_data skips %r (need 'parameter' and 'value')", self.algorithm_name, record)
-                continue
-            count += self._observe(record["parameter"], record["value"], None)
-        _logger.info("%s: imported %d of %d results", self.algorithm_name, count, len(data))
-
     # -- helpers for subclasses ------------------------------------------------------------------
 
-    def loss_of(self, value: Any) -> float | None:
-        """The metric as a loss (negated when maximising); None when it is not a finite number."""
-        try:
-            reward = extract_scalar_reward(value)
-        except RuntimeError:
-            return None
-        if not math.isfinite(reward):
-            return None
-        return -reward if self.optimize_mode is OptimizeMode.Maximize else reward
+    def _learn(self, results: list[Result]) -> int:
+        return sum(self._observe(result) for result in results)
 
-    def _observe(self, params: Any, value: Any, parameter_id: int | None) -> bool:
+    def _observe(self, result: Result) -> bool:
         space, history = self._require_space()
-        loss = self.loss_of(value)
-        if loss is None:
-            _logger.warning("%s: ignoring non-numeric or non-finite result %r", self.algorithm_name, value)
-            return False
+        handed_out = self.running.pop(result.parameter_id, None) if result.parameter_id is not None else None
+        params = handed_out if handed_out is not None else result.params
         try:
             vector = space.encode(params)
         except ValueError as error:
@@ -206,7 +241,7 @@ class SearchSpaceTuner(Tuner):
             return False
         if history.add(params):
             self._seen.append(params)
-        obs = Observation(params=params, vector=vector, loss=loss, parameter_id=parameter_id)
+        obs = Observation(params=params, vector=vector, loss=result.loss, parameter_id=result.parameter_id)
         self.observations.append(obs)
         self._on_observed(obs)
         return True

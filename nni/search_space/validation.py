@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Real
 from typing import Any
 
 from ..errors import SearchSpaceError
+from ..utils import is_finite_number
 
 __all__ = ["validate_search_space", "SEARCH_SPACE_TYPES"]
 
@@ -15,10 +14,6 @@ SEARCH_SPACE_TYPES: dict[str, int | None] = {
     "choice": None, "randint": 2, "uniform": 2, "quniform": 3, "loguniform": 2, "qloguniform": 3,
     "normal": 2, "qnormal": 3, "lognormal": 2, "qlognormal": 3,
 }
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_entry(path: str, spec: Any) -> None:
@@ -51,7 +46,7 @@ def _check_entry(path: str, spec: Any) -> None:
     arity = SEARCH_SPACE_TYPES[kind]
     if len(value) != arity:
         raise SearchSpaceError(f"search space '{path}': {kind} takes {arity} values, got {len(value)}: {list(value)!r}")
-    if not all(_number(v) for v in value):
+    if not all(is_finite_number(v) for v in value):
         raise SearchSpaceError(f"search space '{path}': {kind} values must be finite numbers, got {list(value)!r}")
     if kind in ("normal", "qnormal", "lognormal", "qlognormal"):
         if value[1] <= 0:

@@ -1,5 +1,5 @@
-"""What GPTuner and MetisTuner share: observations from results, imports and replays, pending
-configurations, deduplication and the search-space life cycle."""
+"""What GPTuner and MetisTuner share: the model fed from every result, pending configurations,
+deduplication and the search-space life cycle."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
-from ...tuner import Tuner
-from ...typehint import Parameters, TrialMetric
-from ...utils import extract_scalar_reward
+from ...search_space import ConfigHistory, SearchSpace
+from ...search_space.tuning import BuiltinTuner, Result
+from ...typehint import Parameters
 from ._gp_optimizer import BayesianOptimizer
 
 __all__ = ["GPTunerBase"]
@@ -20,21 +19,18 @@ __all__ = ["GPTunerBase"]
 _logger = logging.getLogger(__name__)
 
 
-class GPTunerBase(Tuner):
+class GPTunerBase(BuiltinTuner):
     """Tuner skeleton around a :class:`BayesianOptimizer`; subclasses choose the next vector."""
 
     algorithm_name = "GP"
 
     def __init__(self, optimize_mode: str = "maximize", nu: float = 2.5, alpha: float = 1e-6,
                  cold_start_num: int = 10, seed: int | None = None) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"{self.algorithm_name}: optimize_mode must be 'maximize' or 'minimize', "
-                             f"got {optimize_mode!r}")
+        super().__init__(optimize_mode)
         if not isinstance(cold_start_num, int) or isinstance(cold_start_num, bool) or cold_start_num < 1:
             raise ValueError(f"{self.algorithm_name}: cold_start_num must be an integer >= 1, got {cold_start_num!r}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 1:
             raise ValueError(f"{self.algorithm_name}: alpha must be a number in [0, 1), got {alpha!r}")
-        self.optimize_mode = optimize_mode
         self.nu = nu
         self.alpha = float(alpha)
         self.cold_start_num = cold_start_num
@@ -42,33 +38,22 @@ class GPTunerBase(Tuner):
         self.space: SearchSpace | None = None
         self.optimizer: BayesianOptimizer | None = None
         self.history: ConfigHistory | None = None
-        self._records: list[tuple[Parameters, float]] = []
         self._pending: dict[int, np.ndarray] = {}
 
     # -- search space ------------------------------------------------------------------------------
-
-    @classmethod
-    def _check_space(cls, space: SearchSpace) -> None:
-        """Subclasses refuse the types they cannot handle."""
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> None:
-        """Refuse a space this tuner cannot take; config validation calls it before anything runs."""
-        cls._check_space(parse_search_space(search_space))
 
     def _make_optimizer(self, space: SearchSpace) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha)
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse and check the space; earlier results that still fit it are kept."""
-        space = parse_search_space(search_space)
-        self._check_space(space)
+        space = self.check_search_space(search_space)
         self.space = space
         self.optimizer = self._make_optimizer(space)
         self.history = ConfigHistory(space)
         self._pending.clear()
-        for params, loss in self._records:
-            self._add_observation(params, loss)
+        for result in self.results:
+            self._add_observation(result.params, result.loss)
 
     def _require_space(self) -> tuple[SearchSpace, BayesianOptimizer, ConfigHistory]:
         if self.space is None or self.optimizer is None or self.history is None:
@@ -77,49 +62,30 @@ class GPTunerBase(Tuner):
 
     # -- results -----------------------------------------------------------------------------------
 
-    def _loss(self, value: TrialMetric) -> float:
-        reward = extract_scalar_reward(value)
-        return -reward if self.optimize_mode == "maximize" else reward
-
     def _add_observation(self, params: Parameters, loss: float) -> bool:
         space, optimizer, history = self._require_space()
-        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in space.top_level}}
+        clean = space.restrict(params)
         try:
             vector = space.encode(clean)
         except ValueError as error:
             _logger.info("%s: ignoring a result outside the search space: %s", self.algorithm_name, error)
             return False
         history.add(clean)
-        optimizer.observe(vector, loss if math.isfinite(loss) else math.nan)
+        optimizer.observe(vector, loss)
         return True
 
-    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
-                             **kwargs: Any) -> None:
-        """Record a final result (also used when an experiment is resumed and results replayed)."""
-        loss = self._loss(value)
-        self._pending.pop(parameter_id, None)
-        self._records.append((parameters, loss))
-        if self.space is not None:
-            self._add_observation(parameters, loss)
+    def _learn(self, results: list[Result]) -> int:
+        """Feed the model (kept in :attr:`results` until a search space arrives)."""
+        used = 0
+        for result in results:
+            if result.parameter_id is not None:
+                self._pending.pop(result.parameter_id, None)
+            used += self._add_observation(result.params, result.loss) if self.space is not None else 1
+        return used
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """A trial that ended without a result no longer counts as pending."""
         self._pending.pop(parameter_id, None)
-
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records; unusable ones are skipped."""
-        for record in data:
-            try:
-                loss = self._loss(record["value"])
-                params = record["parameter"]
-            except (KeyError, TypeError, RuntimeError) as error:
-                _logger.info("%s: skipping an imported record: %s", self.algorithm_name, error)
-                continue
-            if not isinstance(params, dict):
-                continue
-            self._records.append((params, loss))
-            if self.space is not None:
-                self._add_observation(params, loss)
 
     # -- asking ------------------------------------------------------------------------------------
 
@@ -152,9 +118,10 @@ class GPTunerBase(Tuner):
             if params not in history:
                 break
         else:
-            params = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
-            if params is None:  # exhausted: repeat the best candidate
-                params = space.decode(candidates[0]) if len(candidates) else space.sample(self._rng)
+            unseen = history.random_unseen(self._rng) if space.is_finite else space.sample(self._rng)
+            if unseen is None:  # exhausted: repeat the best candidate
+                unseen = space.decode(candidates[0]) if len(candidates) else space.sample(self._rng)
+            params = unseen
         history.add(params)
         self._remember_pending(parameter_id, params)
         return params

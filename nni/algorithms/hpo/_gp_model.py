@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
@@ -257,6 +258,12 @@ class GaussianProcess:
         assert self._alpha is not None and self._k_inv is not None
         diag = np.maximum(np.diag(self._k_inv), 1e-300)
         return (self._alpha / diag) * np.sqrt(diag)
+
+    @overload
+    def predict(self, x: GPInputs, gradient: Literal[False] = False) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @overload
+    def predict(self, x: GPInputs, gradient: Literal[True]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 
     def predict(self, x: GPInputs, gradient: bool = False
                 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

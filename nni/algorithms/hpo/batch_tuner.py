@@ -16,20 +16,26 @@ from typing import Any
 
 from ...errors import NoMoreTrialError, SearchSpaceError
 from ...search_space.space import config_key
-from ...tuner import Tuner
+from ...search_space.tuning import BuiltinTuner, Result
 
 __all__ = ["BatchTuner"]
 
 _logger = logging.getLogger(__name__)
 
 
-class BatchTuner(Tuner):
-    """``BatchTuner()``: the search space is a single ``choice`` of whole configurations."""
+class BatchTuner(BuiltinTuner):
+    """``BatchTuner()``: the search space is a single ``choice`` of whole configurations.
+
+    It takes no ``optimize_mode`` (as in NNI): results only mark configurations as run.
+    """
+
+    algorithm_name = "Batch"
 
     validates_own_search_space = True
     """Its options are plain dicts without ``_name``; the engine must not apply the nested-choice rule."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._values: list[Any] = []
         self._next = 0
         self._seen: set[str] = set()
@@ -61,10 +67,7 @@ class BatchTuner(Tuner):
                 return value
         raise NoMoreTrialError(f"Batch: all {len(self._values)} configurations have been run")
 
-    def receive_trial_result(self, parameter_id: int, parameters: Any, value: Any, **kwargs: Any) -> None:
-        self._seen.add(config_key(parameters))
-
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        for record in data:
-            if isinstance(record, dict) and "parameter" in record:
-                self._seen.add(config_key(record["parameter"]))
+    def _learn(self, results: list[Result]) -> int:
+        for result in results:
+            self._seen.add(config_key(result.params))
+        return len(results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,23 +70,29 @@ _MISMATCH = 1e-3
 """Kernel value when one of two points has a conditional column inactive and the other active."""
 
 
+@dataclass(eq=False)
 class BOHBModel:
-    """Good/bad kernel density estimates over encoded vectors and the sampling that uses them."""
+    """Good/bad kernel density estimates over encoded vectors and the sampling that uses them.
 
-    def __init__(self, space: SearchSpace, min_points_in_model: int | None, top_n_percent: int,
-                 num_samples: int, random_fraction: float, bandwidth_factor: float, min_bandwidth: float,
-                 rng: np.random.Generator) -> None:
-        self.space = space
-        self.min_points = max(min_points_in_model if min_points_in_model is not None else space.dim + 1, 1)
-        self.top_n_percent = top_n_percent
-        self.num_samples = num_samples
-        self.random_fraction = random_fraction
-        self.bandwidth_factor = bandwidth_factor
-        self.min_bandwidth = min_bandwidth
-        self.rng = rng
-        self.categorical = np.array([p.is_categorical for p in space.params], dtype=bool)
-        self.n_choices = np.array([p.n_choices or 1 for p in space.params], dtype=float)
-        self.observations: dict[Any, list[tuple[np.ndarray, float]]] = {}
+    ``min_points_in_model`` None means the space's dimension + 1, as in BOHB.
+    """
+
+    space: SearchSpace
+    min_points_in_model: int | None
+    top_n_percent: int
+    num_samples: int
+    random_fraction: float
+    bandwidth_factor: float
+    min_bandwidth: float
+    rng: np.random.Generator
+    observations: dict[Any, list[tuple[np.ndarray, float]]] = field(default_factory=dict, init=False)
+    """Per budget: the encoded vectors and their losses."""
+
+    def __post_init__(self) -> None:
+        given = self.min_points_in_model
+        self.min_points = max(given if given is not None else self.space.dim + 1, 1)
+        self.categorical = np.array([p.is_categorical for p in self.space.params], dtype=bool)
+        self.n_choices = np.array([p.n_choices or 1 for p in self.space.params], dtype=float)
 
     def add(self, vector: np.ndarray, budget: Any, loss: float) -> None:
         self.observations.setdefault(budget, []).append((vector, loss if math.isfinite(loss) else math.inf))
@@ -213,7 +220,6 @@ class BOHB(SuccessiveHalvingTuner):
         self.bandwidth_factor = float(bandwidth_factor)
         self.min_bandwidth = float(min_bandwidth)
         self.model: BOHBModel | None = None
-        self._pending_results: list[tuple[Parameters, Any, float]] = []
         s_max = math.floor(math.log(max_budget / min_budget, eta) + _EPSILON)
         super().__init__(optimize_mode, max_budget, eta, s_max, "serial", seed)
 
@@ -223,8 +229,8 @@ class BOHB(SuccessiveHalvingTuner):
         assert self.space is not None
         self.model = BOHBModel(self.space, self.min_points_in_model, self.top_n_percent, self.num_samples,
                                self.random_fraction, self.bandwidth_factor, self.min_bandwidth, self._rng)
-        for params, budget, loss in self._pending_results:
-            self._feed(params, budget, loss)
+        for result in self.results:
+            self._feed(*self._split_budget(result.params), result.loss)
 
     def _feed(self, params: Parameters, budget: Any, loss: float) -> None:
         assert self.space is not None and self.model is not None
@@ -235,7 +241,6 @@ class BOHB(SuccessiveHalvingTuner):
         self.model.add(vector, budget, loss)
 
     def _on_result(self, params: Parameters, budget: Any, loss: float) -> None:
-        self._pending_results.append((params, budget, loss))
         if self.model is not None:
             self._feed(params, budget, loss)
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ...assessor import Assessor, AssessResult
+from ...utils import OptimizeMode, parse_optimize_mode
 from .medianstop_assessor import scalar_history
 
 __all__ = ["CurvefittingAssessor", "predict_curve"]
@@ -167,14 +168,12 @@ class CurvefittingAssessor(Assessor):
             raise ValueError(f"Curvefitting: gap must be an integer >= 1, got {gap!r}")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < math.inf:
             raise ValueError(f"Curvefitting: threshold must be a positive number, got {threshold!r}")
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"Curvefitting: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        self.optimize_mode = parse_optimize_mode(optimize_mode, "Curvefitting")
         self.epoch_num = epoch_num
         self.start_step = start_step
         self.threshold = float(threshold)
         self.gap = gap
-        self.optimize_mode = optimize_mode
-        self._sign = 1.0 if optimize_mode == "maximize" else -1.0
+        self._sign = 1.0 if self.optimize_mode is OptimizeMode.Maximize else -1.0
         self._histories: dict[str, list[float]] = {}
         self._last_judged: dict[str, int] = {}
         self.completed_best_performance: float | None = None
@@ -198,6 +197,7 @@ class CurvefittingAssessor(Assessor):
             return AssessResult.Good
         self._last_judged[trial_job_id] = step
         oriented = [self._sign * v for v in values]
+        prediction: float | None
         if step >= self.epoch_num:
             prediction = oriented[self.epoch_num - 1]
             if math.isnan(prediction):

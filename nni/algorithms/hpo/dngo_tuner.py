@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
-from ...tuner import Tuner
-from ...typehint import Parameters, TrialMetric
-from ...utils import extract_scalar_reward
+from ...search_space import ConfigHistory, SearchSpace
+from ...search_space.tuning import BuiltinTuner, Result
+from ...typehint import Parameters
 from ._gp_model import log_expected_improvement
 
 __all__ = ["DNGOTuner", "MISSING_TORCH_MESSAGE"]
@@ -77,22 +76,22 @@ class _BayesianLinear:
         return mean, np.sqrt(np.maximum(var, 1e-12))
 
 
-class DNGOTuner(Tuner):
+class DNGOTuner(BuiltinTuner):
     """DNGO with NNI's arguments: ``sample_size`` random candidates scored per ask,
     ``trials_per_update`` new results between network trainings, ``num_epochs_per_training``.
     Supports every search-space type. ``seed`` (an addition) makes runs repeatable.
     """
 
+    algorithm_name = "DNGO"
+
     def __init__(self, optimize_mode: str = "maximize", sample_size: int = 1000, trials_per_update: int = 20,
                  num_epochs_per_training: int = 500, seed: int | None = None) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"DNGO: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        super().__init__(optimize_mode)
         for name, value in (("sample_size", sample_size), ("trials_per_update", trials_per_update),
                             ("num_epochs_per_training", num_epochs_per_training)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"DNGO: {name} must be an integer >= 1, got {value!r}")
         self._torch = _import_torch()
-        self.optimize_mode = optimize_mode
         self.sample_size = sample_size
         self.trials_per_update = trials_per_update
         self.num_epochs_per_training = num_epochs_per_training
@@ -102,7 +101,6 @@ class DNGOTuner(Tuner):
         self.history: ConfigHistory | None = None
         self._vectors: list[np.ndarray] = []
         self._losses: list[float] = []
-        self._records: list[tuple[Parameters, float]] = []
         self._network: Any = None
         self._trained_on = 0
         self._blr = _BayesianLinear()
@@ -111,12 +109,12 @@ class DNGOTuner(Tuner):
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space; earlier results that fit it are kept, the network is retrained."""
-        self.space = parse_search_space(search_space)
+        self.space = self.check_search_space(search_space)
         self.history = ConfigHistory(self.space)
         self._vectors, self._losses = [], []
         self._network = None
-        for params, loss in self._records:
-            self._observe(params, loss)
+        for result in self.results:
+            self._observe(result.params, result.loss)
 
     def _features(self, vectors: np.ndarray) -> np.ndarray:
         """Network inputs: numeric columns (inactive at 0.5) and one-hot choices (plus 'inactive')."""
@@ -133,48 +131,29 @@ class DNGOTuner(Tuner):
                 columns.append(np.where(np.isnan(column), 0.5, column)[:, None])
         return np.hstack(columns)
 
-    def _observe(self, params: Parameters, loss: float) -> None:
+    def _observe(self, params: Parameters, loss: float) -> bool:
         assert self.space is not None and self.history is not None
-        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in self.space.top_level}}
+        clean = self.space.restrict(params)
         try:
             vector = self.space.encode(clean)
         except ValueError as error:
             _logger.info("DNGO: ignoring a result outside the search space: %s", error)
-            return
+            return False
         self.history.add(clean)
         self._vectors.append(vector)
         self._losses.append(loss)
+        return True
 
-    def _loss(self, value: TrialMetric) -> float:
-        reward = extract_scalar_reward(value)
-        return -reward if self.optimize_mode == "maximize" else reward
-
-    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
-                             **kwargs: Any) -> None:
-        """Record a final result (also how results are replayed on resume)."""
-        loss = self._loss(value)
-        self._records.append((parameters, loss))
-        if self.space is not None:
-            self._observe(parameters, loss)
-
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records."""
-        for record in data:
-            try:
-                params, loss = record["parameter"], self._loss(record["value"])
-            except (KeyError, TypeError, RuntimeError) as error:
-                _logger.info("DNGO: skipping an imported record: %s", error)
-                continue
-            self._records.append((params, loss))
-            if self.space is not None:
-                self._observe(params, loss)
+    def _learn(self, results: list[Result]) -> int:
+        """Keep results for the model (in :attr:`results` until a search space arrives)."""
+        if self.space is None:
+            return len(results)
+        return sum(self._observe(result.params, result.loss) for result in results)
 
     # -- model -------------------------------------------------------------------------------------
 
     def _targets(self) -> np.ndarray:
         y = np.array(self._losses, dtype=float)
-        finite = np.isfinite(y)
-        y[~finite] = y[finite].max() if finite.any() else 0.0
         spread = y.std()
         return (y - y.mean()) / spread if spread > 0 else np.zeros_like(y)
 
@@ -243,8 +222,8 @@ class DNGOTuner(Tuner):
             params = self.space.decode(vector)
             if self.history.add(params):
                 return params
-        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:  # exhausted: as NNI's DNGO, keep proposing (the model's best, a repeat)
-            params = self.space.decode(ordered[0]) if ordered else self.space.sample(self._rng)
-        self.history.add(params)
-        return params
+        unseen = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if unseen is None:  # exhausted: as NNI's DNGO, keep proposing (the model's best, a repeat)
+            unseen = self.space.decode(ordered[0]) if ordered else self.space.sample(self._rng)
+        self.history.add(unseen)
+        return unseen

@@ -55,9 +55,9 @@ class GPTuner(GPTunerBase):
                             ("selection_num_random", selection_num_random)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"GP: {name} must be an integer >= 1, got {value!r}")
-        for name, value in (("kappa", kappa), ("xi", xi)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"GP: {name} must be a number >= 0, got {value!r}")
+        for name, number in (("kappa", kappa), ("xi", xi)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                raise ValueError(f"GP: {name} must be a number >= 0, got {number!r}")
         super().__init__(optimize_mode=optimize_mode, nu=nu, alpha=alpha, cold_start_num=cold_start_num, seed=seed)
         self.utility = utility
         self.kappa = float(kappa)

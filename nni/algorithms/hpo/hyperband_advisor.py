@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import NoMoreTrialError
-from ...search_space import ConfigHistory, SearchSpace, parse_search_space
-from ...tuner import Tuner
-from ...typehint import Parameters, TrialMetric
-from ...utils import extract_scalar_reward
+from ...search_space import ConfigHistory, SearchSpace
+from ...search_space.tuning import BuiltinTuner, Result
+from ...typehint import Parameters
 
 __all__ = ["Hyperband", "TRIAL_BUDGET_KEY", "SuccessiveHalvingTuner", "Bracket"]
 
@@ -94,7 +93,7 @@ class Bracket:
         those that already ran at that budget (``is_new`` says)."""
         if not self.rung_done or self.completed:
             return []
-        ranked = sorted(self.rungs[-1], key=lambda e: math.inf if e.loss is None or math.isnan(e.loss) else e.loss)
+        ranked = sorted(self.rungs[-1], key=lambda e: math.inf if e.loss is None else e.loss)
         next_rung = self.rung + 1
         count = max(1, min(self.size(next_rung), len(ranked)))
         budget = self.budget(next_rung)
@@ -110,7 +109,7 @@ class Bracket:
         return entries
 
 
-class SuccessiveHalvingTuner(Tuner):
+class SuccessiveHalvingTuner(BuiltinTuner):
     """Brackets, rungs, budgets and id mapping shared by Hyperband and BOHB.
 
     Subclasses provide :meth:`_new_configs` (how a bracket's first rung is filled) and may learn
@@ -121,12 +120,9 @@ class SuccessiveHalvingTuner(Tuner):
 
     def __init__(self, optimize_mode: str, max_budget: float, eta: int, s_max: int, exec_mode: str,
                  seed: int | None = None) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"{self.algorithm_name}: optimize_mode must be 'maximize' or 'minimize', "
-                             f"got {optimize_mode!r}")
+        super().__init__(optimize_mode)
         if exec_mode not in ("serial", "parallelism"):
             raise ValueError(f"{self.algorithm_name}: exec_mode must be 'serial' or 'parallelism', got {exec_mode!r}")
-        self.optimize_mode = optimize_mode
         self.max_budget = max_budget
         self.eta = eta
         self.s_max = s_max
@@ -145,7 +141,7 @@ class SuccessiveHalvingTuner(Tuner):
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space; brackets already running carry on with their configurations."""
-        self.space = parse_search_space(search_space)
+        self.space = self.check_search_space(search_space)
         self._seen = {}
 
     def _require_space(self) -> SearchSpace:
@@ -225,11 +221,11 @@ class SuccessiveHalvingTuner(Tuner):
             return None
         # every s of a round in a row came out empty: the finite space is used up
         while self._empty_brackets <= self.s_max:
-            bracket = self._open_bracket()
-            if bracket is not None:
-                entry = bracket.waiting()
+            opened = self._open_bracket()
+            if opened is not None:
+                entry = opened.waiting()
                 assert entry is not None
-                return bracket, entry
+                return opened, entry
         return None
 
     @property
@@ -267,24 +263,23 @@ class SuccessiveHalvingTuner(Tuner):
         found = self._by_parameter_id.get(parameter_id)
         return found[1].config_id if found else None
 
-    def _loss(self, value: TrialMetric) -> float:
-        reward = extract_scalar_reward(value)
-        loss = -reward if self.optimize_mode == "maximize" else reward
-        return loss if math.isfinite(loss) else math.nan
-
-    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
-                             **kwargs: Any) -> None:
-        """A final result is the configuration's result in its rung; unknown ids (replayed after a
-        resume, user-added trials) only teach the model."""
-        loss = self._loss(value)
-        found = self._by_parameter_id.get(parameter_id)
+    def _split_budget(self, parameters: Parameters) -> tuple[Parameters, Any]:
+        """A configuration without its TRIAL_BUDGET, and the budget (the largest when missing)."""
         params = {k: v for k, v in parameters.items() if k != TRIAL_BUDGET_KEY}
-        budget = parameters.get(TRIAL_BUDGET_KEY, self.max_budget)
-        if found is not None:
-            found[1].loss = loss
-        elif self.space is not None and self.space.contains(params):
-            self._history(budget).add(params)
-        self._on_result(params, budget, loss)
+        return params, parameters.get(TRIAL_BUDGET_KEY, self.max_budget)
+
+    def _learn(self, results: list[Result]) -> int:
+        """A final result is the configuration's result in its rung; unknown ids (replayed after a
+        resume, user-added trials, imported records) only teach the model."""
+        for result in results:
+            found = self._by_parameter_id.get(result.parameter_id) if result.parameter_id is not None else None
+            params, budget = self._split_budget(result.params)
+            if found is not None:
+                found[1].loss = result.loss
+            elif self.space is not None and self.space.contains(params):
+                self._history(budget).add(params)
+            self._on_result(params, budget, result.loss)
+        return len(results)
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """When the last trial of a rung ends, its best configurations are promoted."""
@@ -298,19 +293,6 @@ class SuccessiveHalvingTuner(Tuner):
             _logger.info("%s: bracket %s promotes %d configurations to budget %s", self.algorithm_name,
                          bracket.bracket_id, len(promoted), promoted[0].budget)
         self.brackets = [b for b in self.brackets if not b.completed or b.waiting() is not None]
-
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Earlier results (a missing TRIAL_BUDGET means the largest budget) are remembered."""
-        for record in data:
-            try:
-                params, loss = dict(record["parameter"]), self._loss(record["value"])
-            except (KeyError, TypeError, ValueError, RuntimeError) as error:
-                _logger.info("%s: skipping an imported record: %s", self.algorithm_name, error)
-                continue
-            budget = params.pop(TRIAL_BUDGET_KEY, self.max_budget)
-            if self.space is not None and self.space.contains(params):
-                self._history(budget).add(params)
-            self._on_result(params, budget, loss)
 
 
 class Hyperband(SuccessiveHalvingTuner):

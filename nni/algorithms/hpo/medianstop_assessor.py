@@ -8,7 +8,8 @@ import math
 from typing import Any
 
 from ...assessor import Assessor, AssessResult
-from ...utils import extract_scalar_reward
+from ...metrics import metric_default
+from ...utils import OptimizeMode, parse_optimize_mode
 
 __all__ = ["MedianstopAssessor", "scalar_history"]
 
@@ -20,14 +21,8 @@ def scalar_history(trial_history: list[Any]) -> list[float]:
 
     Assessors must never fail a running experiment because one trial reported a string or NaN.
     """
-    values = []
-    for item in trial_history:
-        try:
-            value = extract_scalar_reward(item)
-        except (RuntimeError, TypeError, ValueError):
-            value = math.nan
-        values.append(value if math.isfinite(value) else math.nan)
-    return values
+    values = [metric_default(item) for item in trial_history]
+    return [math.nan if value is None else value for value in values]
 
 
 class MedianstopAssessor(Assessor):
@@ -39,13 +34,11 @@ class MedianstopAssessor(Assessor):
     """
 
     def __init__(self, optimize_mode: str = "maximize", start_step: int = 0) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"Medianstop: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        self.optimize_mode = parse_optimize_mode(optimize_mode, "Medianstop")
         if not isinstance(start_step, int) or isinstance(start_step, bool) or start_step < 0:
             raise ValueError(f"Medianstop: start_step must be an integer >= 0, got {start_step!r}")
-        self.optimize_mode = optimize_mode
         self.start_step = start_step
-        self._sign = 1.0 if optimize_mode == "maximize" else -1.0
+        self._sign = 1.0 if self.optimize_mode is OptimizeMode.Maximize else -1.0
         self._running: dict[str, list[float]] = {}
         # completed trial -> running average at each step, in "higher is better" orientation
         self._completed_averages: dict[str, list[float]] = {}

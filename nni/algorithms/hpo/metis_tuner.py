@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from typing import Any
 
 import numpy as np
 
 from ...errors import SearchSpaceError
-from ...search_space import SearchSpace, check_supported_types
+from ...search_space import SearchSpace
 from ...typehint import Parameters
 from ._gp_base import GPTunerBase
 from ._gp_optimizer import AcquisitionFn, BayesianOptimizer
@@ -49,6 +50,9 @@ class MetisTuner(GPTunerBase):
     """
 
     algorithm_name = "Metis"
+    supported_types = _SUPPORTED
+    supports_nested = False
+    suggestion = "GP or TPE"
 
     def __init__(self, optimize_mode: str = "maximize", no_resampling: bool = True, no_candidates: bool = False,
                  selection_num_starting_points: int = 600, cold_start_num: int = 10,
@@ -62,19 +66,21 @@ class MetisTuner(GPTunerBase):
             raise ValueError(f"Metis: exploration_probability must be a number from 0 to 1, "
                              f"got {exploration_probability!r}")
         super().__init__(optimize_mode=optimize_mode, cold_start_num=cold_start_num, seed=seed)
-        self.no_resampling = bool(no_resampling)
-        self.no_candidates = bool(no_candidates)
-        self.selection_num_starting_points = selection_num_starting_points
-        self.exploration_probability = float(exploration_probability)
+        self.no_resampling: bool = bool(no_resampling)
+        self.no_candidates: bool = bool(no_candidates)
+        self.selection_num_starting_points: int = selection_num_starting_points
+        self.exploration_probability: float = float(exploration_probability)
         self._resampled: set[int] = set()
 
     @classmethod
-    def _check_space(cls, space: SearchSpace) -> None:
-        check_supported_types(space, "Metis", _SUPPORTED, nested=False, suggestion="GP or TPE")
+    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
+        """As every tuner's check, and choices must be numbers (Metis models them as such)."""
+        space = super().check_search_space(search_space)
         for spec in space.params:
             if spec.is_categorical and not all(isinstance(v, Real) and not isinstance(v, bool) for v in spec.values):
                 raise SearchSpaceError(f"search space '{spec.path}': Metis only supports choices of numbers, "
                                        f"got {list(spec.values)!r}; use GP or TPE, which support any choice")
+        return space
 
     def _make_optimizer(self, space: SearchSpace) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, n_candidates=min(self.selection_num_starting_points,

@@ -21,16 +21,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import NoMoreTrialError
-from ...search_space import (
-    ConfigHistory,
-    ParameterSpec,
-    SearchSpace,
-    check_supported_types,
-    parse_search_space,
-)
-from ...tuner import Tuner
-from ...typehint import Parameters, TrialMetric
-from ...utils import extract_scalar_reward
+from ...search_space import ConfigHistory, ParameterSpec, SearchSpace
+from ...search_space.tuning import BuiltinTuner, Result
+from ...typehint import Parameters
 
 __all__ = ["PBTTuner"]
 
@@ -52,7 +45,7 @@ class _Member:
     finished: bool = False
 
 
-class PBTTuner(Tuner):
+class PBTTuner(BuiltinTuner):
     """PBT with NNI's arguments: ``all_checkpoint_dir`` (default: the experiment's checkpoint
     folder from ``NNI_CHECKPOINT_DIRECTORY``, else ``~/nni/checkpoint/<NNI_EXP_ID>``),
     ``population_size``, ``factor`` (size of a perturbation step), ``resample_probability``
@@ -61,18 +54,21 @@ class PBTTuner(Tuner):
     repeatable.
     """
 
+    algorithm_name = "PBT"
+    supported_types = _SUPPORTED
+    supports_nested = False
+    suggestion = "TPE, Random or Evolution"
+
     def __init__(self, optimize_mode: str = "maximize", all_checkpoint_dir: str | None = None,
                  population_size: int = 10, factor: float = 0.2, resample_probability: float = 0.25,
                  fraction: float = 0.2, seed: int | None = None) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"PBT: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        super().__init__(optimize_mode)
         if isinstance(population_size, bool) or not isinstance(population_size, int) or population_size < 2:
             raise ValueError(f"PBT: population_size must be an integer >= 2, got {population_size!r}")
         for name, value, high in (("factor", factor, math.inf), ("resample_probability", resample_probability, 1.0),
                                   ("fraction", fraction, 0.5)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
                 raise ValueError(f"PBT: {name} must be a number from 0 to {high}, got {value!r}")
-        self.optimize_mode = optimize_mode
         self.all_checkpoint_dir = all_checkpoint_dir
         self.population_size = population_size
         self.factor = float(factor)
@@ -94,13 +90,6 @@ class PBTTuner(Tuner):
                 path = str(Path("~/nni/checkpoint").expanduser() / os.environ.get("NNI_EXP_ID", "standalone"))
             self.all_checkpoint_dir = path
         return self.all_checkpoint_dir
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
-        """Refuse a space PBT cannot take; config validation calls it before anything runs."""
-        space = parse_search_space(search_space)
-        check_supported_types(space, "PBT", _SUPPORTED, nested=False, suggestion="TPE, Random or Evolution")
-        return space
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Parse the space and draw the first generation (distinct configurations)."""
@@ -146,20 +135,21 @@ class PBTTuner(Tuner):
 
     # -- results -----------------------------------------------------------------------------------
 
-    def _score(self, value: TrialMetric) -> float:
-        """Higher is better, whatever the optimize mode; non-finite results rank last."""
-        reward = extract_scalar_reward(value)
-        score = reward if self.optimize_mode == "maximize" else -reward
-        return score if math.isfinite(score) else -math.inf
-
-    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
-                             **kwargs: Any) -> None:
-        """Score a member; results of unknown ids (replayed after a resume) rebuild the population."""
-        member = self._running.get(parameter_id)
-        if member is None:
-            self._replayed.append((parameters, self._score(value)))
-            return
-        member.score = self._score(value)
+    def _learn(self, results: list[Result]) -> int:
+        """Score members (higher is better); results of unknown ids (replayed after a resume) and
+        imported ones rebuild the population."""
+        imported = []
+        for result in results:
+            member = self._running.get(result.parameter_id) if result.parameter_id is not None else None
+            if member is not None:
+                member.score = -result.loss
+            elif result.parameter_id is not None or self.space is None:
+                self._replayed.append((result.params, -result.loss))
+            else:
+                imported.append((result.params, -result.loss))
+        if imported:
+            self._restore(imported)
+        return len(results)
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """A failed member ranks last; when the generation is complete the next one is bred."""
@@ -172,26 +162,10 @@ class PBTTuner(Tuner):
         if all(m.finished for m in self.population):
             self._next_generation()
 
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Resume from earlier records: the latest complete generation becomes the population."""
-        records = []
-        for record in data:
-            try:
-                params, value = record["parameter"], record["value"]
-                score = self._score(value) if value not in (None, "", {}) else -math.inf
-            except (KeyError, TypeError, RuntimeError) as error:
-                _logger.info("PBT: skipping an imported record: %s", error)
-                continue
-            records.append((params, score))
-        if self.space is None:
-            self._replayed.extend(records)
-        else:
-            self._restore(records)
-
     def _restore(self, records: list[tuple[Parameters, float]]) -> None:
         by_generation: dict[int, list[tuple[Parameters, float]]] = {}
         for params, score in records:
-            if not isinstance(params, dict) or SAVE_KEY not in params:
+            if SAVE_KEY not in params:
                 continue
             try:
                 generation = int(os.path.basename(os.path.normpath(str(params[SAVE_KEY]))))

@@ -17,17 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ...search_space import (
-    ConfigHistory,
-    ParameterSpec,
-    SearchSpace,
-    check_supported_types,
-    config_key,
-    parse_search_space,
-)
-from ...tuner import Tuner
-from ...typehint import Parameters, TrialMetric
-from ...utils import extract_scalar_reward
+from ...search_space import ConfigHistory, ParameterSpec, SearchSpace, config_key
+from ...search_space.tuning import BuiltinTuner, Result
+from ...typehint import Parameters
 
 __all__ = ["SMACTuner", "MISSING_SMAC_MESSAGE"]
 
@@ -50,18 +42,21 @@ def _import_smac() -> Any:
     return ConfigSpace, smac, TrialInfo, TrialValue, StatusType
 
 
-class SMACTuner(Tuner):
+class SMACTuner(BuiltinTuner):
     """SMAC3's hyperparameter-optimisation facade behind NNI's tuner interface.
 
     ``optimize_mode`` as in NNI; ``config_dedup`` is accepted for compatibility: duplicates are
     always avoided here. ``seed`` (an addition) makes runs repeatable.
     """
 
+    algorithm_name = "SMAC"
+    supported_types = _SUPPORTED
+    supports_nested = False
+    suggestion = "TPE or GP"
+
     def __init__(self, optimize_mode: str = "maximize", config_dedup: bool = False, seed: int | None = None) -> None:
-        if optimize_mode not in ("maximize", "minimize"):
-            raise ValueError(f"SMAC: optimize_mode must be 'maximize' or 'minimize', got {optimize_mode!r}")
+        super().__init__(optimize_mode)
         self._modules = _import_smac()
-        self.optimize_mode = optimize_mode
         self.config_dedup = bool(config_dedup)
         self.seed = int(np.random.default_rng(seed).integers(2 ** 31 - 1)) if seed is None else int(seed)
         self._rng = np.random.default_rng(self.seed)
@@ -73,16 +68,8 @@ class SMACTuner(Tuner):
         self._asked: dict[int, Any] = {}
         """parameter id -> SMAC TrialInfo (or the params when not proposed by SMAC)."""
         self._known: dict[str, float] = {}
-        self._records: list[tuple[Parameters, float]] = []
 
     # -- search space ------------------------------------------------------------------------------
-
-    @classmethod
-    def check_search_space(cls, search_space: dict[str, Any]) -> SearchSpace:
-        """Refuse a space SMAC cannot take; config validation calls it before anything runs."""
-        space = parse_search_space(search_space)
-        check_supported_types(space, "SMAC", _SUPPORTED, nested=False, suggestion="TPE or GP")
-        return space
 
     def update_search_space(self, search_space: dict[str, Any]) -> None:
         """Translate the space for SMAC3; earlier results that fit it are told again."""
@@ -100,8 +87,8 @@ class SMACTuner(Tuner):
         self.history = ConfigHistory(space)
         self._asked.clear()
         self._known.clear()
-        for params, loss in self._records:
-            self._tell_params(params, loss)
+        for result in self.results:
+            self._tell_params(result.params, result.loss)
 
     def _hyperparameter(self, spec: ParameterSpec) -> Any:
         config_space_module = self._modules[0]
@@ -109,10 +96,10 @@ class SMACTuner(Tuner):
         if spec.is_categorical:
             return config_space_module.Categorical(name, [str(i) for i in range(spec.n_choices or 1)])
         if spec.integer:
-            low, high = int(spec.low), int(spec.high) - 1
-            if low == high:
-                return config_space_module.Categorical(name, [str(low)])
-            return config_space_module.Integer(name, (low, high))
+            first, last = int(spec.low), int(spec.high) - 1
+            if first == last:
+                return config_space_module.Categorical(name, [str(first)])
+            return config_space_module.Integer(name, (first, last))
         low, high = float(spec.values[0]), float(spec.values[1])
         if low == high:  # a degenerate range (NNI allows it): ConfigSpace wants low < high
             return config_space_module.Categorical(name, [str(low)])
@@ -170,54 +157,45 @@ class SMACTuner(Tuner):
             known = self._known.get(config_key(params))
             if known is not None:
                 self._facade.tell(info, trial_value(cost=known))
-        params = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if params is None:  # exhausted: a repeat
-            params = self.space.sample(self._rng)
-        self.history.add(params)
-        self._asked[parameter_id] = params
-        return params
+        unseen = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
+        if unseen is None:  # exhausted: a repeat
+            unseen = self.space.sample(self._rng)
+        self.history.add(unseen)
+        self._asked[parameter_id] = unseen
+        return unseen
 
     # -- results -----------------------------------------------------------------------------------
 
-    def _loss(self, value: TrialMetric) -> float:
-        reward = extract_scalar_reward(value)
-        return -reward if self.optimize_mode == "maximize" else reward
-
-    def _tell_params(self, params: Parameters, loss: float) -> None:
+    def _tell_params(self, params: Parameters, loss: float) -> bool:
         """Tell SMAC a result of a configuration it did not propose (import, replay, fallback)."""
         assert self.space is not None and self.history is not None
-        clean = {k: v for k, v in params.items() if k in {str(p.key[0]) for p in self.space.top_level}}
+        clean = self.space.restrict(params)
         try:
             config = self._to_config(clean)
         except (KeyError, ValueError, TypeError) as error:
             _logger.info("SMAC: ignoring a result outside the search space: %s", error)
-            return
-        _, _, trial_info, trial_value, status = self._modules
+            return False
+        _, _, trial_info, trial_value, _ = self._modules
         self.history.add(clean)
         self._known[config_key(clean)] = loss
-        if math.isfinite(loss):
-            self._facade.tell(trial_info(config=config, seed=self.seed), trial_value(cost=loss))
-        else:
-            self._facade.tell(trial_info(config=config, seed=self.seed),
-                              trial_value(cost=math.inf, status=status.CRASHED))
+        self._facade.tell(trial_info(config=config, seed=self.seed), trial_value(cost=loss))
+        return True
 
-    def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
-                             **kwargs: Any) -> None:
-        """Tell SMAC the result (replayed results of unknown ids are told as new data)."""
-        loss = self._loss(value)
-        self._records.append((parameters, loss))
+    def _learn(self, results: list[Result]) -> int:
+        """Tell SMAC each result (kept in :attr:`results` until a search space arrives)."""
         if self.space is None:
-            return
-        asked = self._asked.pop(parameter_id, None)
-        if asked is None or isinstance(asked, dict):
-            self._tell_params(parameters, loss)
-            return
-        _, _, _, trial_value, status = self._modules
-        self._known[config_key(self._to_params(asked.config))] = loss
-        if math.isfinite(loss):
-            self._facade.tell(asked, trial_value(cost=loss))
-        else:
-            self._facade.tell(asked, trial_value(cost=math.inf, status=status.CRASHED))
+            return len(results)
+        used = 0
+        for result in results:
+            asked = self._asked.pop(result.parameter_id, None) if result.parameter_id is not None else None
+            if asked is None or isinstance(asked, dict):
+                used += self._tell_params(result.params, result.loss)
+                continue
+            trial_value = self._modules[3]
+            self._known[config_key(self._to_params(asked.config))] = result.loss
+            self._facade.tell(asked, trial_value(cost=result.loss))
+            used += 1
+        return used
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """A trial that ended without a result is told to SMAC as crashed."""
@@ -226,15 +204,3 @@ class SMACTuner(Tuner):
             return
         _, _, _, trial_value, status = self._modules
         self._facade.tell(asked, trial_value(cost=math.inf, status=status.CRASHED))
-
-    def import_data(self, data: list[dict[str, Any]]) -> None:
-        """Learn from earlier ``{'parameter': ..., 'value': ...}`` records."""
-        for record in data:
-            try:
-                params, loss = record["parameter"], self._loss(record["value"])
-            except (KeyError, TypeError, RuntimeError) as error:
-                _logger.info("SMAC: skipping an imported record: %s", error)
-                continue
-            self._records.append((params, loss))
-            if self.space is not None:
-                self._tell_params(params, loss)

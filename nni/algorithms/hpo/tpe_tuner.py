@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -43,10 +43,13 @@ _MAX_BAD_COMPONENTS = 256
 """Kernels of the bad density at most (beyond that, a reweighted random subset; see _subsample)."""
 
 
+LiarType = Literal["best", "worst", "mean"]
+
+
 class TpeArguments(NamedTuple):
     """TPE's own knobs (NNI's ``tpe_args``); ``multivariate`` is this package's addition."""
 
-    constant_liar_type: Literal["best", "worst", "mean"] | None = "best"
+    constant_liar_type: LiarType | None = "best"
     n_startup_jobs: int = 20
     n_ei_candidates: int = 24
     linear_forgetting: int = 25
@@ -67,7 +70,7 @@ def _parse_args(tpe_args: dict[str, Any] | None) -> TpeArguments:
     elif liar is not None and (not isinstance(liar, str) or liar.lower() not in ("best", "worst", "mean")):
         raise ValueError(f"tpe_args.constant_liar_type must be 'best', 'worst', 'mean' or None, got {liar!r}")
     elif liar is not None:
-        parsed = parsed._replace(constant_liar_type=liar.lower())
+        parsed = parsed._replace(constant_liar_type=cast(LiarType, liar.lower()))  # checked just above
     for name in ("n_startup_jobs", "n_ei_candidates", "linear_forgetting"):
         value = getattr(parsed, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "n_startup_jobs" else 1):
