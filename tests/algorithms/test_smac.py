@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 
 import pytest
@@ -66,3 +67,16 @@ def test_smac_refusals_and_exhaustion() -> None:
         tuner.receive_trial_result(pid, params, params["c"])
     # every configuration first, then repeats (NNI's SMAC never ends an experiment)
     assert sorted(seen[:3]) == [1, 2, 3] and set(seen[3:]) <= {1, 2, 3}
+
+
+def test_smac_leaves_the_process_logging_as_it_was() -> None:
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    root.addHandler(handler)
+    level, handlers = root.level, list(root.handlers)
+    try:
+        tuner = create_algorithm("tuner", "SMAC", {})
+        tuner.update_search_space({"x": {"_type": "uniform", "_value": [0, 1]}})
+        assert (root.level, root.handlers) == (level, handlers)
+    finally:
+        root.removeHandler(handler)

@@ -10,9 +10,11 @@ SMAC is asked again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,18 @@ from ...typehint import Parameters
 __all__ = ["SMACTuner", "MISSING_SMAC_MESSAGE"]
 
 _logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """SMAC3 reconfigures the root logger as it starts (level, handlers); put the process's back."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 MISSING_SMAC_MESSAGE = ('The SMAC tuner needs SMAC3, an optional dependency that is not installed: '
                         'pip install "nni[smac]" (or pip install smac)')
@@ -80,8 +94,9 @@ class SMACTuner(BuiltinTuner):
         self._output = tempfile.TemporaryDirectory(prefix="nni-smac-")
         scenario = smac.Scenario(configspace, deterministic=True, n_trials=10 ** 9, seed=self.seed,
                                  output_directory=self._output.name)
-        self._facade = smac.HyperparameterOptimizationFacade(
-            scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=logging.WARNING + 10)
+        with _root_logging_kept():
+            self._facade = smac.HyperparameterOptimizationFacade(
+                scenario, lambda config, seed=0: 0.0, overwrite=True, logging_level=logging.WARNING + 10)
         self._configspace = configspace
         self.space = space
         self.history = ConfigHistory(space)
