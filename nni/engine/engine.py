@@ -29,6 +29,7 @@ from ..errors import NoMoreTrialError
 from ..metrics import metric_default, not_a_number_reason, short_repr
 from ..records import Change, ExperimentStatus, MetricRecord, Trial, TrialStatus
 from ..search_space import validate_search_space
+from ..search_space.tuning import BuiltinTuner
 from ..storage.base import Storage
 from ..training_service.base import (
     TrainingService,
@@ -384,8 +385,9 @@ class Engine(ExperimentReadout):
 
     @property
     def _tuner_needs_number(self) -> bool:
-        """Built-in tuners optimise a number; a custom tuner gets every value as reported, as in NNI."""
-        return type(self.tuner).__module__.startswith("nni.algorithms.")
+        """Built-in tuners (and subclasses of them) optimise a number; a custom tuner gets every value as
+        reported, as in NNI."""
+        return isinstance(self.tuner, BuiltinTuner)
 
     def _usable(self, value: Any) -> bool:
         return not self._tuner_needs_number or metric_default(value) is not None
