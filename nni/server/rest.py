@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -9,8 +10,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..engine.handle import UPDATABLE, ExperimentHandle, setting_of_update_type
 from ..errors import ConfigError
-from ..records import TrialStatus
+from ..records import Trial, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
@@ -20,7 +22,7 @@ from .serialize import export_row, json_safe, metric_json, trial_json
 __all__ = ["rest_routes"]
 
 
-def _engine(request: Request) -> Any:
+def _engine(request: Request) -> ExperimentHandle:
     return request.app.state.engine
 
 
@@ -48,21 +50,15 @@ async def get_experiment(request: Request) -> Response:
     return JSONResponse(_profile(request))
 
 
-_UPDATES = {
-    "TRIAL_CONCURRENCY": ("trialConcurrency", "update_trial_concurrency"),
-    "MAX_TRIAL_NUM": ("maxTrialNumber", "update_max_trial_number"),
-    "MAX_EXEC_DURATION": ("maxExperimentDuration", "update_max_experiment_duration"),
-    "SEARCH_SPACE": ("searchSpace", "update_search_space"),
-}
-
-
 async def put_experiment(request: Request) -> Response:
     """NNI's client PUTs the whole profile with one field of ``params`` changed."""
     engine = _engine(request)
     update_type = request.query_params.get("update_type", "")
-    if update_type not in _UPDATES:
-        return _error(400, f"update_type must be one of {', '.join(_UPDATES)}, got {update_type!r}")
-    key, method = _UPDATES[update_type]
+    setting = setting_of_update_type(update_type)
+    if setting is None:
+        choices = ", ".join(s.update_type for s in UPDATABLE.values())
+        return _error(400, f"update_type must be one of {choices}, got {update_type!r}")
+    key = setting.field
     body = await json_body(request)
     params = body.get("params", body) if isinstance(body, dict) else None
     if not isinstance(params, dict):
@@ -73,7 +69,7 @@ async def put_experiment(request: Request) -> Response:
     if isinstance(value, str) and key == "searchSpace":
         value = parse_json_text(value, "params.searchSpace")
     try:
-        await getattr(engine, method)(value)
+        await engine.update(key, value)
     except (ConfigError, ValueError, TypeError, OverflowError) as error:
         return _error(400, str(error))
     return JSONResponse(_profile(request))
@@ -104,7 +100,7 @@ async def job_statistics(request: Request) -> Response:
 
 async def list_trials(request: Request) -> Response:
     status = request.query_params.get("status")
-    trials = _engine(request).trials.values()
+    trials: Iterable[Trial] = _engine(request).trials.values()
     if status:
         trials = [t for t in trials if t.status.value == status]
     return JSONResponse([trial_json(t) for t in trials])
