@@ -1,35 +1,18 @@
 """JSON forms of the engine's records, in NNI's REST shapes (without NNI's double encoding).
 
 JSON has no NaN: non-finite floats anywhere in a value become the strings "NaN", "Infinity" and
-"-Infinity", so a diverged metric reaches clients readable and never as a number.
+"-Infinity" (:func:`~nni.analysis.json_safe`, which every view shares), so a diverged metric
+reaches clients readable and never as a number.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from ..analysis.flattening import json_safe
 from ..records import MetricRecord, Trial
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row"]
-
-
-def json_safe(value: Any) -> Any:
-    """A copy of ``value`` that strict JSON accepts: non-finite floats become their names, numpy
-    scalars plain numbers, anything else unknown its ``str``."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if hasattr(value, "dtype") and hasattr(value, "item"):  # a numpy scalar
-        return json_safe(value.item())
-    return str(value)
 
 
 def metric_json(metric: MetricRecord) -> dict[str, Any]:
