@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
+import psutil
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -72,31 +73,31 @@ def _error(status: int, message: str) -> _JSON:
     return _JSON({"error": message}, status_code=status)
 
 
-def _int_query(request: Request, name: str, default: int, low: int, high: int | None = None) -> int:
-    """Query parameter ``name`` as a whole number clamped to [low, high]; a 400 when it is not one."""
+def _number_query(request: Request, name: str, parse: Callable[[str], float], what: str) -> float | None:
+    """Query parameter ``name`` read by ``parse`` (None when absent); a 400 saying it must be ``what``."""
     text = request.query_params.get(name)
     if text is None:
-        return default
+        return None
     try:
-        value = int(text)
+        value = parse(text)
     except ValueError:
-        raise HTTPException(400, f"{name} must be a whole number, got {text!r}") from None
-    value = max(value, low)
-    return value if high is None else min(value, high)
+        value = math.nan
+    if isinstance(value, float) and not math.isfinite(value):
+        raise HTTPException(400, f"{name} must be {what}, got {text[:100]!r}")
+    return value
+
+
+def _int_query(request: Request, name: str, default: int, low: int, high: int | None = None) -> int:
+    """Query parameter ``name`` as a whole number clamped to [low, high]."""
+    value = _number_query(request, name, int, "a whole number")
+    clamped = max(default if value is None else int(value), low)
+    return clamped if high is None else min(clamped, high)
 
 
 def _fraction_query(request: Request, name: str, default: float) -> float:
-    """Query parameter ``name`` as a number clamped to [0, 1]; a 400 when it is not a finite number."""
-    text = request.query_params.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise HTTPException(400, f"{name} must be a number from 0 to 1, got {text!r}")
-    return min(max(value, 0.0), 1.0)
+    """Query parameter ``name`` as a number clamped to [0, 1]."""
+    value = _number_query(request, name, float, "a number from 0 to 1")
+    return default if value is None else min(max(value, 0.0), 1.0)
 
 
 def _choice_query(request: Request, name: str, choices: Collection[str]) -> str:
@@ -419,7 +420,7 @@ class _WebUI:
         rows = []
         for exp_id, entry in read_manifest().items():
             pid = entry.get("pid")
-            alive = isinstance(pid, int) and _pid_alive(pid)
+            alive = isinstance(pid, int) and psutil.pid_exists(pid)
             status = entry.get("status")
             rows.append({
                 "id": exp_id, "experimentName": entry.get("experimentName"), "status": status,
@@ -479,16 +480,6 @@ class _WebUI:
         except (ValueError, TypeError, RuntimeError) as error:
             return _error(400, str(error))
         return _JSON({"ok": True, "trialId": trial_id})
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _StaticFiles(StaticFiles):

@@ -330,4 +330,5 @@ def test_malformed_query_parameters_are_a_400_naming_them(finished_experiment):
             assert response.status_code == 400 and fragment in response.json()["error"], (path, response.text)
         # out-of-range numbers are clamped, as before
         assert strict_json(client.get("trials", params={"limit": 0, "offset": -3}))["limit"] == 1
+        assert strict_json(client.get("trials", params={"limit": "1" + "0" * 400}))["limit"] == 500
         assert strict_json(client.get("charts/params", params={"top": 7}))["shown"] == 2
