@@ -449,5 +449,5 @@ def _stop_all() -> None:
     for experiment in list(_running):
         try:
             experiment.stop()
-        except Exception:  # interpreter exit: nothing left to report to
-            pass
+        except Exception as error:  # one that cannot stop must not keep the others from stopping
+            _logger.warning("stopping experiment %s at exit failed: %s", experiment.id, error)
