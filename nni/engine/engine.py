@@ -235,6 +235,10 @@ class Engine(ExperimentReadout):
         self._set_status(ExperimentStatus.ERROR, message)
         self._wake.set()
 
+    def fail(self, message: str) -> None:
+        """Turn the experiment to ERROR with ``message`` (the launcher's, when ``start`` itself raised)."""
+        self._fail(message)
+
     # -- tuner calls ------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
@@ -326,6 +330,10 @@ class Engine(ExperimentReadout):
                              else ExperimentStatus.NO_MORE_TRIAL)
         else:
             self._set_status(ExperimentStatus.DONE)
+
+    @property
+    def next_parameter_id(self) -> int:
+        return self._next_parameter_id
 
     def _new_trial_id(self) -> str:
         while True:

@@ -1,13 +1,16 @@
-"""What a live engine and a read-only view both answer about an experiment."""
+"""What a live engine and a read-only view both answer about an experiment, and the one door for
+changing its settings (``update``)."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ..metrics import metric_default
 from ..records import Trial
+from .handle import setting_named
 
 __all__ = ["ExperimentReadout", "describe_object"]
 
@@ -38,7 +41,8 @@ def _short_repr(value: Any) -> str:
 
 
 class ExperimentReadout:
-    """Queries computed from the trial records; the class using it provides the attributes below."""
+    """Queries computed from the trial records; the class using it provides the attributes and the
+    methods that raise NotImplementedError below."""
 
     experiment_id: str
     experiment_dir: Path
@@ -48,12 +52,39 @@ class ExperimentReadout:
     revision: int
     start_time_ms: int
     end_time_ms: int | None
-    _next_parameter_id: int
-    # a viewed experiment has no tuner object: what the run stored about its live tuner, if any
-    _stored_live_tuner: dict[str, Any] | None = None
+    stored_live_tuner: dict[str, Any] | None = None
+    """A viewed experiment has no tuner object: what the run stored about its live tuner, if any."""
+
+    @property
+    def next_parameter_id(self) -> int:
+        """The parameter (and sequence) id the next trial gets."""
+        raise NotImplementedError
 
     def elapsed_seconds(self) -> float:
         raise NotImplementedError
+
+    async def update_trial_concurrency(self, value: int) -> None:
+        raise NotImplementedError
+
+    async def update_max_trial_number(self, value: int) -> None:
+        raise NotImplementedError
+
+    async def update_max_experiment_duration(self, value: str | int | float) -> None:
+        raise NotImplementedError
+
+    async def update_search_space(self, space: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def update(self, field: str, value: Any) -> None:
+        """Change one setting of :data:`~nni.engine.handle.UPDATABLE`: what REST, the web UI and
+        ``Experiment`` all call. ValueError for a field that cannot change."""
+        apply: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "trialConcurrency": self.update_trial_concurrency,
+            "maxTrialNumber": self.update_max_trial_number,
+            "maxExperimentDuration": self.update_max_experiment_duration,
+            "searchSpace": self.update_search_space,
+        }
+        await apply[setting_named(field).field](value)
 
     def statistics(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -67,7 +98,7 @@ class ExperimentReadout:
         if algorithm is not None and (getattr(algorithm, "name", None) or getattr(algorithm, "class_name", None)):
             return None
         if self.tuner is None:
-            return self._stored_live_tuner
+            return self.stored_live_tuner
         mode = getattr(self.tuner, "optimize_mode", None)
         mode = getattr(mode, "value", mode)
         return {"label": describe_object(self.tuner), "optimizeMode": None if mode is None else str(mode).lower()}
@@ -76,16 +107,16 @@ class ExperimentReadout:
         """'maximize' or 'minimize', from the tuner's classArgs or the live tuner object."""
         mode = getattr(self.tuner, "optimize_mode", None)
         mode = getattr(mode, "value", mode)
-        if self.tuner is None and self._stored_live_tuner:
-            mode = self._stored_live_tuner.get("optimizeMode")
+        if self.tuner is None and self.stored_live_tuner:
+            mode = self.stored_live_tuner.get("optimizeMode")
         algorithm = self.config.tuner if self.config.advisor is None else self.config.advisor
         if algorithm is not None and algorithm.class_args.get("optimize_mode"):
             mode = algorithm.class_args["optimize_mode"]
         return "minimize" if str(mode).lower() == "minimize" else "maximize"
 
     def best_trial(self) -> Trial | None:
-        scored = [(metric_default(t.final.value), t) for t in self.trials.values() if t.final is not None]
-        scored = [(v, t) for v, t in scored if v is not None]
+        scored = [(v, t) for t in self.trials.values()
+                  if t.final is not None and (v := metric_default(t.final.value)) is not None]
         if not scored:
             return None
         pick = max if self.optimize_mode() == "maximize" else min
@@ -98,9 +129,9 @@ class ExperimentReadout:
             "revision": self.revision,
             "execDuration": round(self.elapsed_seconds()),
             "logDir": str(self.experiment_dir),
-            "nextSequenceId": self._next_parameter_id,
+            "nextSequenceId": self.next_parameter_id,
             "params": self.config.json(),
             "startTime": self.start_time_ms,
             "endTime": self.end_time_ms,
-            "maxSequenceId": self._next_parameter_id - 1,
+            "maxSequenceId": self.next_parameter_id - 1,
         }

@@ -15,6 +15,7 @@ from typing import Any
 from ..config import ExperimentConfig
 from ..records import Change, ExperimentStatus, Trial
 from ..storage.nni30 import open_storage
+from ..storage.sqlite import DB_FILE
 from .readout import ExperimentReadout
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
@@ -27,7 +28,7 @@ class ReadOnlyExperimentError(PermissionError):
 def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
     """The profile an engine stored in ``<experiment_dir>/db``, or None if there is none."""
     db_dir = Path(experiment_dir) / "db"
-    if not (db_dir / "nni.sqlite").is_file():
+    if not (db_dir / DB_FILE).is_file():
         return None
     storage = open_storage(db_dir, read_only=True)
     try:
@@ -43,7 +44,7 @@ class ViewEngine(ExperimentReadout):
         self.experiment_id = experiment_id
         self.experiment_dir = Path(experiment_dir)
         db_dir = self.experiment_dir / "db"
-        if not (db_dir / "nni.sqlite").is_file():
+        if not (db_dir / DB_FILE).is_file():
             raise FileNotFoundError(f"experiment {experiment_id} has no database in {db_dir}")
         self.storage = open_storage(db_dir, read_only=True)
         profile = self.storage.load_profile()
@@ -63,7 +64,7 @@ class ViewEngine(ExperimentReadout):
         self.revision = 0
         self.tuner = None
         self.assessor = None
-        self._stored_live_tuner = profile.get("live_tuner")
+        self.stored_live_tuner = profile.get("live_tuner")
 
     # -- life cycle (nothing runs) ----------------------------------------------------------------
 
@@ -78,7 +79,7 @@ class ViewEngine(ExperimentReadout):
     def finished(self) -> bool:
         return True
 
-    def _fail(self, message: str) -> None:
+    def fail(self, message: str) -> None:
         self.error = message
 
     def wake(self) -> None:
@@ -93,6 +94,10 @@ class ViewEngine(ExperimentReadout):
         return []
 
     # -- queries ----------------------------------------------------------------------------------
+
+    @property
+    def next_parameter_id(self) -> int:
+        return self._next_parameter_id
 
     def elapsed_seconds(self) -> float:
         return self._elapsed_ms / 1000

@@ -353,9 +353,9 @@ def stop_experiment(experiment_id: str, timeout: float = 30.0) -> str:
     if entry is None:
         raise KeyError(experiment_id)
     experiment_dir = Path(entry.get("logDir") or find_experiment_dir(experiment_id))
-    pid = entry.get("pid")
     what = "was not running"
     if manager_alive(experiment_id, entry):
+        pid: int = entry["pid"]  # manager_alive found this process alive
         what = "stopped"
         client = RestClient(entry.get("port") or 8080, _client_host(entry.get("host") or ""),
                             entry.get("urlPrefix") or "", entry.get("token"))

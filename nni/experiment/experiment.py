@@ -17,6 +17,7 @@ from typing import Any
 
 from ..assessor import Assessor
 from ..config import ExperimentConfig
+from ..engine.handle import setting_named
 from ..errors import ConfigError
 from ..metrics import metric_default
 from ..records import ExperimentStatus
@@ -378,24 +379,25 @@ class Experiment:
 
     # -- updates ----------------------------------------------------------------------------------
 
-    def _update(self, update_type: str, key: str, value: Any) -> None:
-        self._rest().put(f"/experiment?update_type={update_type}", {"params": {key: value}})
-        field = {"trialConcurrency": "trial_concurrency", "maxTrialNumber": "max_trial_number",
-                 "maxExperimentDuration": "max_experiment_duration", "searchSpace": "search_space"}[key]
+    def _update(self, field: str, value: Any) -> None:
+        """Change ``field`` (one of :data:`~nni.engine.handle.UPDATABLE`) through the manager's REST API;
+        a manager of another process leaves this object's config to be updated here."""
+        setting = setting_named(field)
+        self._rest().put(f"/experiment?update_type={setting.update_type}", {"params": {field: value}})
         if self._runner is None:
-            setattr(self.config, field, value)
+            setattr(self.config, setting.attribute, value)
 
     def update_trial_concurrency(self, value: int) -> None:
-        self._update("TRIAL_CONCURRENCY", "trialConcurrency", value)
+        self._update("trialConcurrency", value)
 
     def update_max_experiment_duration(self, value: str) -> None:
-        self._update("MAX_EXEC_DURATION", "maxExperimentDuration", value)
+        self._update("maxExperimentDuration", value)
 
     def update_search_space(self, value: dict[str, Any]) -> None:
-        self._update("SEARCH_SPACE", "searchSpace", value)
+        self._update("searchSpace", value)
 
     def update_max_trial_number(self, value: int) -> None:
-        self._update("MAX_TRIAL_NUM", "maxTrialNumber", value)
+        self._update("maxTrialNumber", value)
 
     def kill_trial_job(self, trial_job_id: str) -> None:
         self._rest().delete(f"/trial-jobs/{trial_job_id}")
@@ -447,5 +449,5 @@ def _stop_all() -> None:
     for experiment in list(_running):
         try:
             experiment.stop()
-        except Exception:  # interpreter exit: nothing left to report to
-            pass
+        except Exception as error:  # one that cannot stop must not keep the others from stopping
+            _logger.warning("stopping experiment %s at exit failed: %s", experiment.id, error)

@@ -21,6 +21,7 @@ import uvicorn
 from ..algorithms.hpo.builtin import create_algorithm
 from ..config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
 from ..engine.engine import Engine
+from ..engine.handle import ExperimentHandle
 from ..errors import ConfigError
 from ..records import ExperimentStatus
 from ..server.app import create_app
@@ -149,7 +150,7 @@ class ExperimentRunner:
         self._live_assessor = assessor
         self._debug = debug or config.debug
         self._console_log = console_log
-        self.engine: Engine | None = None
+        self.engine: ExperimentHandle | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
@@ -175,13 +176,13 @@ class ExperimentRunner:
 
     # -- start ------------------------------------------------------------------------------------
 
-    def prepare(self) -> Engine:
+    def prepare(self) -> ExperimentHandle:
         """Validate and build every part; raise ConfigError/RuntimeError before anything runs."""
         if self.mode == "view":
             from ..engine.view import ViewEngine
 
-            self.engine = ViewEngine(self.experiment_id, self.experiment_dir)  # type: ignore[assignment]
-            return self.engine  # type: ignore[return-value]
+            self.engine = ViewEngine(self.experiment_id, self.experiment_dir)
+            return self.engine
         self.config.validate(live_tuner=self._live_tuner)
         tuner = self._live_tuner if self._live_tuner is not None else \
             _make_algorithm("tuner", self.config.advisor or self.config.tuner)
@@ -233,8 +234,10 @@ class ExperimentRunner:
         try:
             self.loop.run_until_complete(self._main(sock))
         finally:
-            with contextlib.suppress(Exception):
+            try:
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            except RuntimeError as error:  # the loop was left running or closed: nothing left to finalize
+                _logger.warning("closing the manager's async generators failed: %s", error)
             self.loop.close()
             # Everything is written: another manager may take the experiment now.
             self._release_lock()
@@ -250,12 +253,13 @@ class ExperimentRunner:
         # the live-update stream keeps connections open: cut them shortly after a stop
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn before 0.29 installs signal handlers; the manager's own ones must stay in charge
+        self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
         server_task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
         try:
             await engine.start()
         except Exception as error:  # a training service that cannot start, say
-            engine._fail(f"the experiment could not start: {error}")
+            engine.fail(f"the experiment could not start: {error}")
         if engine.status == ExperimentStatus.ERROR and not engine.trials:
             self._start_error = RuntimeError(engine.error or "the experiment could not start")
         self._update_manifest()
@@ -264,8 +268,10 @@ class ExperimentRunner:
         await engine.stop()
         self._update_manifest()
         self._server.should_exit = True
-        with contextlib.suppress(Exception):
+        try:
             await server_task
+        except (OSError, RuntimeError) as error:  # the experiment is stopped and stored either way
+            _logger.warning("the web server of experiment %s ended with an error: %s", self.experiment_id, error)
         engine.storage.close()
 
     # -- status and stop --------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
+from ..engine.handle import ExperimentHandle
 from ..engine.view import ReadOnlyExperimentError
 from .guard import TOKEN_HEADER, RequestGuard, is_loopback
 from .rest import log_routes, rest_routes
@@ -31,7 +31,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
 
-def create_app(engine: Any, token: str, host: str = "127.0.0.1", url_prefix: str = "",
+def create_app(engine: ExperimentHandle, token: str, host: str = "127.0.0.1", url_prefix: str = "",
                request_stop: Callable[[], Awaitable[None]] | None = None,
                allowed_hosts: Iterable[str] = ()) -> Starlette:
     """Build the app; ``engine`` is read live, ``request_stop`` ends the experiment (DELETE /experiment).

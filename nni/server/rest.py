@@ -8,6 +8,7 @@ missing log file is a 404 (NNI answers with the web UI's page), mutations need t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -16,8 +17,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..engine.handle import UPDATABLE, ExperimentHandle, setting_of_update_type
 from ..errors import ConfigError
-from ..records import MetricRecord, TrialStatus
+from ..records import MetricRecord, Trial, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
@@ -34,7 +36,7 @@ from .serialize import (
 __all__ = ["rest_routes", "log_routes"]
 
 
-def _engine(request: Request) -> Any:
+def _engine(request: Request) -> ExperimentHandle:
     return request.app.state.engine
 
 
@@ -63,21 +65,15 @@ async def get_experiment(request: Request) -> Response:
     return JSONResponse(_profile(request))
 
 
-_UPDATES = {
-    "TRIAL_CONCURRENCY": ("trialConcurrency", "update_trial_concurrency"),
-    "MAX_TRIAL_NUM": ("maxTrialNumber", "update_max_trial_number"),
-    "MAX_EXEC_DURATION": ("maxExperimentDuration", "update_max_experiment_duration"),
-    "SEARCH_SPACE": ("searchSpace", "update_search_space"),
-}
-
-
 async def put_experiment(request: Request) -> Response:
     """NNI's client PUTs the whole profile with one field of ``params`` changed."""
     engine = _engine(request)
     update_type = request.query_params.get("update_type", "")
-    if update_type not in _UPDATES:
-        return _error(400, f"update_type must be one of {', '.join(_UPDATES)}, got {update_type!r}")
-    key, method = _UPDATES[update_type]
+    setting = setting_of_update_type(update_type)
+    if setting is None:
+        choices = ", ".join(s.update_type for s in UPDATABLE.values())
+        return _error(400, f"update_type must be one of {choices}, got {update_type!r}")
+    key = setting.field
     body = await json_body(request)
     params = body.get("params", body) if isinstance(body, dict) else None
     if not isinstance(params, dict):
@@ -88,7 +84,7 @@ async def put_experiment(request: Request) -> Response:
     if isinstance(value, str) and key == "searchSpace":
         value = parse_json_text(value, "params.searchSpace")
     try:
-        await getattr(engine, method)(value)
+        await engine.update(key, value)
     except (ConfigError, ValueError, TypeError, OverflowError) as error:
         return _error(400, str(error))
     return JSONResponse(_profile(request))
@@ -119,7 +115,7 @@ async def job_statistics(request: Request) -> Response:
 
 async def list_trials(request: Request) -> Response:
     status = request.query_params.get("status")
-    trials = _engine(request).trials.values()
+    trials: Iterable[Trial] = _engine(request).trials.values()
     if status:
         trials = [t for t in trials if t.status.value == status]
     return JSONResponse([wire_trial(t) for t in trials])
@@ -178,7 +174,7 @@ async def metric_data(request: Request) -> Response:
     engine = _engine(request)
     metric_type = _metric_type(request)
     trial_id = request.path_params.get("trial_id")
-    trials = engine.trials.values()
+    trials: Iterable[Trial] = engine.trials.values()
     if trial_id is not None:
         if trial_id not in engine.trials:
             return _error(404, f"no trial {trial_id!r}")

@@ -13,32 +13,14 @@ are absent. Only the REST boundary uses them; ``plain_*`` turn them back for cli
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
+from ..analysis.flattening import json_safe
 from ..records import MetricRecord, Trial
 from ..storage.nni30 import decode_json_text
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row", "wire_metric", "wire_trial", "wire_export_row",
            "wire_profile", "wire_imported_data", "wire_manifest_entry", "plain_metric", "plain_trial", "plain_export_row"]
-
-
-def json_safe(value: Any) -> Any:
-    """A copy of ``value`` that strict JSON accepts: non-finite floats become their names, numpy
-    scalars plain numbers, anything else unknown its ``str``."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if hasattr(value, "dtype") and hasattr(value, "item"):  # a numpy scalar
-        return json_safe(value.item())
-    return str(value)
 
 
 def metric_json(metric: MetricRecord) -> dict[str, Any]:

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
-from nni.server.webui import downsample, flatten_parameters, forest_importance, json_safe
 from nni.storage.manifest import read_manifest
 
 HTML_KEY = "<img src=x onerror=alert(1)>"
@@ -314,36 +312,23 @@ def test_page_and_assets_are_served_with_every_asset_local(finished_odd):
         assert client.get("/assets/../webui.py").status_code == 404
 
 
-# ----- pure functions ------------------------------------------------------------------------------
-
-def test_forest_importance_ranks_like_sklearn():
-    ensemble = pytest.importorskip("sklearn.ensemble")
-    rng = np.random.default_rng(1)
-    x = rng.uniform(size=(600, 4))
-    x[:, 3] = rng.integers(0, 3, size=600)
-    y = 5 * x[:, 0] + 1.5 * np.sin(6 * x[:, 1]) + 0.8 * (x[:, 3] == 1) + rng.normal(0, 0.05, 600)
-    ours = forest_importance(x, y, [False, False, False, True])
-    reference = ensemble.RandomForestRegressor(n_estimators=50, max_depth=6, random_state=0).fit(x, y)
-    assert list(np.argsort(-ours)) == list(np.argsort(-reference.feature_importances_))
-    assert ours.sum() == pytest.approx(1.0)
-    assert ours[2] < 0.05
-    assert forest_importance(x, np.ones(600), [False] * 4).sum() == 0.0
-    assert forest_importance(x[:3], y[:3], [False] * 4).sum() == 0.0
-
-
-def test_downsample_keeps_extremes_and_the_limit():
-    points = [(float(i), float(np.sin(i / 10))) for i in range(1000)]
-    points[517] = (517.0, 50.0)
-    small = downsample(points, 100)
-    assert len(small) <= 100
-    assert (517.0, 50.0) in small
-    assert [p[0] for p in small] == sorted(p[0] for p in small)
-    assert downsample(points[:10], 100) == points[:10]
-
-
-def test_flatten_nested_choices_and_json_safety():
-    flat = flatten_parameters({"lr": 0.1, "model": {"_name": "cnn", "kernel": 3}, "<b>": "<i>"})
-    assert flat == {"lr": 0.1, "model": "cnn", "model/kernel": 3, "<b>": "<i>"}
-    assert json_safe({"a": [float("nan"), float("inf"), -float("inf"), 1.5], "b": np.float32(2)}) == {
-        "a": ["NaN", "Infinity", "-Infinity", 1.5], "b": 2.0}
-
+def test_malformed_query_parameters_are_a_400_naming_them(finished_experiment):
+    _, port, _ = finished_experiment("import nni\nnni.report_final_result(nni.get_next_parameter()['x'])\n")
+    with client_for(port) as client:
+        for path, params, fragment in [
+                ("trials", {"offset": "ten"}, "offset must be a whole number"),
+                ("trials", {"limit": "1.5"}, "limit must be a whole number"),
+                ("trials", {"order": "sideways"}, "order must be one of asc, desc"),
+                ("charts/params", {"top": "half"}, "top must be a number from 0 to 1"),
+                ("charts/params", {"top": "nan"}, "top must be a number from 0 to 1"),
+                ("charts/params", {"mode": "best"}, "mode must be one of maximize, minimize"),
+                ("charts/intermediate", {"select": "all"}, "select must be one of latest, best, worst"),
+                ("charts/intermediate", {"points": "many"}, "points must be a whole number"),
+                ("logs/file", {"name": "nnimanager.log", "tail": "end"}, "tail must be a whole number"),
+                ("events", {"after": "last"}, "must be a change sequence number")]:
+            response = client.get(path, params=params)
+            assert response.status_code == 400 and fragment in response.json()["error"], (path, response.text)
+        # out-of-range numbers are clamped, as before
+        assert strict_json(client.get("trials", params={"limit": 0, "offset": -3}))["limit"] == 1
+        assert strict_json(client.get("trials", params={"limit": "1" + "0" * 400}))["limit"] == 500
+        assert strict_json(client.get("charts/params", params={"top": 7}))["shown"] == 2

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ...config import parse_duration
+from ...engine.handle import setting_named
 from ...experiment.detach import manager_alive, stop_experiment
 from ...metrics import metric_default
 from ...search_space import validate_search_space
@@ -60,12 +61,11 @@ def update(args: argparse.Namespace) -> int:
             fail(f"{path}: cannot read: {error.strerror}")
         except (ValueError, yaml.YAMLError) as error:
             fail(f"{path}: {error}")
-        rest_call(experiment_id, "PUT", "/experiment?update_type=SEARCH_SPACE", {"params": {"searchSpace": space}})
+        _put_setting(experiment_id, "searchSpace", space)
         console.print(f"Search space of {experiment_id} updated from {path}.")
         return 0
-    key, update_type = {"concurrency": ("trialConcurrency", "TRIAL_CONCURRENCY"),
-                        "duration": ("maxExperimentDuration", "MAX_EXEC_DURATION"),
-                        "trialnum": ("maxTrialNumber", "MAX_TRIAL_NUM")}[args.target]
+    key = {"concurrency": "trialConcurrency", "duration": "maxExperimentDuration",
+           "trialnum": "maxTrialNumber"}[args.target]
     value: Any = args.value
     if args.target == "duration":
         try:
@@ -79,9 +79,15 @@ def update(args: argparse.Namespace) -> int:
             fail(f"--value: must be a positive integer, got {value!r}")
         if value <= 0:
             fail(f"--value: must be a positive integer, got {value}")
-    rest_call(experiment_id, "PUT", f"/experiment?update_type={update_type}", {"params": {key: value}})
+    _put_setting(experiment_id, key, value)
     console.print(f"{key} of {experiment_id} set to {value}.")
     return 0
+
+
+def _put_setting(experiment_id: str, field: str, value: Any) -> None:
+    """Change one setting of :data:`~nni.engine.handle.UPDATABLE` through the manager's REST API."""
+    update_type = setting_named(field).update_type
+    rest_call(experiment_id, "PUT", f"/experiment?update_type={update_type}", {"params": {field: value}})
 
 
 # -- trial ------------------------------------------------------------------------------------------

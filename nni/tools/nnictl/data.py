@@ -6,7 +6,8 @@ manager answers in NNI's wire format; its JSON texts are decoded here so both so
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ...engine.view import ViewEngine
 from ...experiment.detach import manager_alive
@@ -23,15 +24,18 @@ from .common import experiment_dir, fail, rest_call
 
 __all__ = ["trials_json", "profile_json", "export_rows", "metrics_json", "status_json", "open_stored"]
 
+_T = TypeVar("_T")
+
 
 def open_stored(experiment_id: str) -> ViewEngine:
+    """The stored experiment, read-only (a ViewEngine also keeps the status it was stored with)."""
     try:
         return ViewEngine(experiment_id, experiment_dir(experiment_id))
     except FileNotFoundError as error:
         fail(str(error))
 
 
-def _stored(experiment_id: str, read: Any) -> Any:
+def _stored(experiment_id: str, read: Callable[[ViewEngine], _T]) -> _T:
     engine = open_stored(experiment_id)
     try:
         return read(engine)

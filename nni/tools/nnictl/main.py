@@ -52,7 +52,12 @@ def _head_tail(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnictl", description="Manage NNI experiments from the shell.")
     parser.add_argument("--version", "-v", action="version", version=__version__)
-    parser.set_defaults(handler=lambda _args: (parser.print_help(), 2)[1])
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(handler=usage)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = _sub(sub, "create", launch.create, "create an experiment from a YAML config and start it")
