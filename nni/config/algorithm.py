@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -17,6 +17,7 @@ class AlgorithmConfig(ConfigBase):
 
     name: str | None = None
     class_args: dict[str, Any] = Field(default_factory=dict)
+    _omit_unless_set: ClassVar[frozenset[str]] = frozenset({"class_args"})
 
     @field_validator("class_args", mode="before")
     @classmethod
@@ -30,6 +31,7 @@ class CustomAlgorithmConfig(ConfigBase):
     class_name: str
     code_directory: Path | None = Path(".")
     class_args: dict[str, Any] = Field(default_factory=dict)
+    _omit_unless_set: ClassVar[frozenset[str]] = frozenset({"class_args"})
 
     @field_validator("class_args", mode="before")
     @classmethod
