@@ -144,10 +144,10 @@ class ConfigBase(BaseModel):
                 known[normalize_key(field.alias)] = name
         result: dict[str, Any] = {}
         for key, value in data.items():
-            name = known.get(normalize_key(str(key)))
-            if name is None:
+            target = known.get(normalize_key(str(key)))
+            if target is None:
                 raise ValueError(f"unknown key {key!r} (known keys: {', '.join(sorted(to_camel(n) for n in cls.model_fields))})")
-            result[name] = value
+            result[target] = value
         return result
 
     @field_validator("*", mode="before")

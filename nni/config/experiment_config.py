@@ -211,8 +211,7 @@ class ExperimentConfig(ConfigBase):
         if tuner_named and self.advisor is not None:
             raise ConfigError("advisor: cannot be used together with tuner (advisors are tuners now)")
         self._check_nothing_ignored()
-        services = self.training_service if isinstance(self.training_service, list) else [self.training_service]
-        for index, service in enumerate(services):
+        for index, service in enumerate(self._services()):
             where = "trainingService" + (f"[{index}]" if isinstance(self.training_service, list) else "")
             self._check_service(service, where)
 
@@ -221,6 +220,10 @@ class ExperimentConfig(ConfigBase):
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
             self._check_tuner_takes_space(live_tuner)
+
+    def _services(self) -> list[TrainingServiceConfig]:
+        service = self.training_service
+        return list(service) if isinstance(service, list) else [] if service is None else [service]
 
     def _check_service(self, service: TrainingServiceConfig, where: str) -> None:
         """One training service: a platform that runs here, a command, a code folder, GPU settings."""
@@ -264,8 +267,7 @@ class ExperimentConfig(ConfigBase):
             raise ConfigError("tunerGpuIndices: the tuner runs inside the experiment's manager process; choose "
                               "its GPUs with CUDA_VISIBLE_DEVICES in the environment of nnictl create (or of the "
                               "Python script) and remove tunerGpuIndices")
-        services = self.training_service if isinstance(self.training_service, list) else [self.training_service]
-        for service in services:
+        for service in self._services():
             ip = service.nni_manager_ip if "nni_manager_ip" in service.model_fields_set else self.nni_manager_ip
             if ip and service.platform != "local":
                 _logger.warning("nniManagerIp %s is not needed on platform %s: trials report to the manager "

@@ -41,5 +41,5 @@ def parse_shared_storage(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     kind = next((str(v) for k, v in value.items() if str(k).replace("_", "").lower() == "storagetype"), "")
-    cls = {"nfs": NfsConfig, "azureblob": AzureBlobConfig}.get(kind.lower(), SharedStorageConfig)
-    return cls.model_validate(value)
+    classes: dict[str, type[SharedStorageConfig]] = {"nfs": NfsConfig, "azureblob": AzureBlobConfig}
+    return classes.get(kind.lower(), SharedStorageConfig).model_validate(value)

@@ -157,7 +157,7 @@ def parse_training_service(value: Any) -> Any:
         cls = config_class(value)
         if cls is None:
             raise ValueError(f"unknown platform {value!r} (known: {', '.join(PLATFORMS)})")
-        return cls()
+        return cls.model_validate({})
     if isinstance(value, dict):
         platform = next((v for k, v in value.items() if str(k).lower() == "platform"), None)
         cls = config_class(platform)
