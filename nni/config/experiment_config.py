@@ -16,7 +16,7 @@ from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration, real_path
 from .other_platforms import OTHER_PLATFORMS
 from .shared_storage import SharedStorageConfig, parse_shared_storage
-from .training_services import SHORTCUTS, LocalConfig, TrainingServiceConfig, parse_training_service
+from .training_services import SHORTCUTS, LocalConfig, RemoteConfig, TrainingServiceConfig, parse_training_service
 
 __all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
            "check_trial_concurrency", "check_max_trial_number"]
@@ -243,6 +243,11 @@ class ExperimentConfig(ConfigBase):
         if isinstance(service, LocalConfig) and value("trial_gpu_number") and service.use_active_gpu is None:
             raise ConfigError(f"{where}.useActiveGpu: must be set when trialGpuNumber > 0 "
                               "(true shares GPUs that other programs use; false waits for idle ones)")
+        per_gpu = [service.max_trial_number_per_gpu] if isinstance(service, LocalConfig) else \
+            [m.max_trial_number_per_gpu for m in service.machine_list] if isinstance(service, RemoteConfig) else []
+        if not value("trial_gpu_number") and any(n != 1 for n in per_gpu):
+            raise ConfigError(f"{where}: maxTrialNumberPerGpu has no effect without trialGpuNumber > 0 (as in NNI); "
+                              "set trialGpuNumber or remove maxTrialNumberPerGpu")
         if isinstance(service, LocalConfig) and service.reuse_mode:
             raise ConfigError(f"{where}.reuseMode: true is not supported on the local platform (NNI keeps one "
                               "trial runner alive between trials there; here each trial is its own process): "

@@ -141,6 +141,8 @@ def _runnable(tmp_path: Path, **fields: Any) -> ExperimentConfig:
      r"sharedStorage: NFS shared storage is not mounted"),
     ({"tuner_gpu_indices": "0,1"}, r"tunerGpuIndices: the tuner runs inside the experiment's manager process"),
     ({"training_service": LocalConfig(reuse_mode=True)}, r"trainingService.reuseMode: true is not supported"),
+    ({"training_service": LocalConfig(max_trial_number_per_gpu=2)},
+     r"trainingService: maxTrialNumberPerGpu has no effect without trialGpuNumber"),
 ])
 def test_nni_fields_that_would_do_nothing_stop_the_start(tmp_path: Path, fields: dict[str, Any], message: str) -> None:
     config = _runnable(tmp_path, **fields)
@@ -171,3 +173,33 @@ def test_a_missing_service_code_directory_is_named(tmp_path: Path) -> None:
     config = _runnable(tmp_path, training_service=LocalConfig(trial_code_directory=tmp_path / "nope"))
     with pytest.raises(ConfigError, match=r"trainingService.trialCodeDirectory: .*nope is not a folder"):
         config.validate()
+
+
+def test_tilde_and_relative_paths_in_a_yaml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    (home / "spaces").mkdir(parents=True)
+    (home / "spaces" / "s.yml").write_text("a: {_type: choice, _value: [1, 2]}\n")
+    monkeypatch.setenv("HOME", str(home))
+    folder = tmp_path / "project"
+    (folder / "code").mkdir(parents=True)
+    (folder / "config.yml").write_text("searchSpaceFile: ~/spaces/s.yml\ntrialCommand: python3 t.py\n"
+                                       "trialConcurrency: 1\ntuner: {name: Random}\n"
+                                       "trainingService: {platform: local, trialCodeDirectory: code}\n")
+    monkeypatch.chdir(tmp_path)
+    data = ExperimentConfig.load(folder / "config.yml").json()
+    assert data["searchSpaceFile"] == os.path.realpath(home / "spaces" / "s.yml")
+    assert data["searchSpace"] == {"a": {"_type": "choice", "_value": [1, 2]}}
+    assert data["trialCodeDirectory"] == os.path.realpath(folder)
+    assert data["trainingService"]["trialCodeDirectory"] == os.path.realpath(folder / "code")
+
+
+def test_service_debug_and_manager_ip_load_as_in_nni() -> None:
+    config = ExperimentConfig.model_validate({
+        "trialCommand": "python3 t.py", "trialConcurrency": 1, "searchSpace": {},
+        "trainingService": [{"platform": "local", "debug": True, "nniManagerIp": "10.0.0.7"},
+                            {"platform": "remote", "nniManagerIp": "10.0.0.8", "debug": True,
+                             "machineList": [{"host": "h", "user": "u", "password": "p"}]}]})
+    local, remote = config.json()["trainingService"]
+    assert local["debug"] is True and "nniManagerIp" not in local  # NNI drops it for local
+    assert remote["nniManagerIp"] == "10.0.0.8" and remote["debug"] is True
+    assert "sshKeyFile" not in remote["machineList"][0]  # a password replaces the key, as in NNI
