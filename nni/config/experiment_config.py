@@ -16,7 +16,13 @@ from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration, real_path
 from .other_platforms import OTHER_PLATFORMS
 from .shared_storage import SharedStorageConfig, parse_shared_storage
-from .training_services import SHORTCUTS, LocalConfig, RemoteConfig, TrainingServiceConfig, parse_training_service
+from .training_services import (
+    SHORTCUTS,
+    LocalConfig,
+    RemoteConfig,
+    TrainingServiceConfig,
+    parse_training_service,
+)
 
 __all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
            "check_trial_concurrency", "check_max_trial_number"]
