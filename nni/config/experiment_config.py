@@ -180,7 +180,12 @@ class ExperimentConfig(ConfigBase):
             self.tuner, self.advisor = self.advisor, None
         super()._canonicalize(parents)
         if self.search_space_file is not None:
-            self.search_space = _read_search_space(Path(self.search_space_file))
+            try:
+                self.search_space = _read_search_space(Path(self.search_space_file))
+            except ConfigError:
+                if self.search_space is None:
+                    raise
+                # an already canonical config whose file went away keeps the space it was read with
 
     def resolved_search_space(self) -> dict[str, Any]:
         """The search space given inline or read from ``search_space_file``."""

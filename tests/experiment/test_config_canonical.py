@@ -91,6 +91,14 @@ def test_an_unreadable_search_space_file_is_named(tmp_path: Path) -> None:
         config.json()
 
 
+def test_a_canonical_config_whose_file_went_away_keeps_its_space(tmp_path: Path) -> None:
+    space = tmp_path / "space.json"
+    space.write_text('{"a": {"_type": "choice", "_value": [1]}}')
+    canonical = ExperimentConfig("local", search_space_file=space).json()
+    space.unlink()
+    assert ExperimentConfig.model_validate(canonical).json()["searchSpace"] == canonical["searchSpace"]
+
+
 def test_service_value_prefers_the_service() -> None:
     config = ExperimentConfig(trial_command="python3 root.py", trial_gpu_number=0,
                               training_service={"platform": "local", "trialGpuNumber": 2, "useActiveGpu": True})
