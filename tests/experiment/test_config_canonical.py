@@ -211,3 +211,24 @@ def test_service_debug_and_manager_ip_load_as_in_nni() -> None:
     assert local["debug"] is True and "nniManagerIp" not in local  # NNI drops it for local
     assert remote["nniManagerIp"] == "10.0.0.8" and remote["debug"] is True
     assert "sshKeyFile" not in remote["machineList"][0]  # a password replaces the key, as in NNI
+
+
+NNI30_PYTHON = Path("/work/nni30/bin/python")
+
+
+@pytest.mark.skipif(not NNI30_PYTHON.exists(), reason="NNI 3.0's own virtualenv is not installed here")
+def test_live_nni_30_agrees_on_a_fresh_workspace(tmp_path: Path) -> None:
+    """The recordings are not stale: real NNI 3.0 (its own venv, run from a folder where our nni is not
+    importable) gives ours for the same workspace."""
+    import subprocess
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    path = record.make_workspace(workspace, "service_fields")
+    script = ("import json, sys\nfrom nni.experiment.config import ExperimentConfig\n"
+              "print(json.dumps(ExperimentConfig.load(sys.argv[1]).json()))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(NNI30_PYTHON), "-c", script, str(path)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300, check=True)
+    theirs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert ExperimentConfig.load(path).json() == theirs
