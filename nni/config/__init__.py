@@ -5,6 +5,20 @@ from __future__ import annotations
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig
 from .base import parse_duration
 from .experiment_config import ExperimentConfig, load_config_file
+from .other_platforms import (
+    AmlConfig,
+    DlcConfig,
+    FrameworkAttemptCompletionPolicy,
+    FrameworkControllerConfig,
+    FrameworkControllerRoleConfig,
+    K8sAzureStorageConfig,
+    K8sNfsConfig,
+    K8sStorageConfig,
+    KubeflowConfig,
+    KubeflowRoleConfig,
+    OpenpaiConfig,
+)
+from .shared_storage import AzureBlobConfig, NfsConfig, SharedStorageConfig
 from .training_services import (
     LocalConfig,
     RayConfig,
@@ -15,6 +29,9 @@ from .training_services import (
 )
 
 __all__ = [
-    "AlgorithmConfig", "CustomAlgorithmConfig", "ExperimentConfig", "LocalConfig", "RayConfig", "RemoteConfig",
-    "RemoteMachineConfig", "SlurmConfig", "TrainingServiceConfig", "load_config_file", "parse_duration",
+    "AlgorithmConfig", "AmlConfig", "AzureBlobConfig", "CustomAlgorithmConfig", "DlcConfig", "ExperimentConfig",
+    "FrameworkAttemptCompletionPolicy", "FrameworkControllerConfig", "FrameworkControllerRoleConfig",
+    "K8sAzureStorageConfig", "K8sNfsConfig", "K8sStorageConfig", "KubeflowConfig", "KubeflowRoleConfig",
+    "LocalConfig", "NfsConfig", "OpenpaiConfig", "RayConfig", "RemoteConfig", "RemoteMachineConfig",
+    "SharedStorageConfig", "SlurmConfig", "TrainingServiceConfig", "load_config_file", "parse_duration",
 ]

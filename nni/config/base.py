@@ -7,19 +7,21 @@ the file, when the config came from one).
 
 from __future__ import annotations
 
+import os.path
 import re
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import to_jsonable_python
 
 from ..errors import ConfigError
 from ..metrics import metric_number, short_repr
 
-__all__ = ["ConfigBase", "normalize_key", "config_error_from", "parse_duration", "camel_path"]
+__all__ = ["ConfigBase", "normalize_key", "config_error_from", "parse_duration", "camel_path", "real_path"]
 
 
 def normalize_key(key: str) -> str:
@@ -98,6 +100,27 @@ def _list_item(annotation: Any) -> Any:
     return None
 
 
+_Config = TypeVar("_Config", bound="ConfigBase")
+
+
+def real_path(path: str | Path, base: Path | None = None) -> Path:
+    """``path`` with ``~`` expanded, made absolute against ``base`` (default: the current folder), links resolved."""
+    expanded = os.path.expanduser(path)
+    return Path(os.path.realpath(os.path.join(base or os.getcwd(), expanded)))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, ConfigBase):
+        return value._json_dict()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return to_jsonable_python(value)
+
+
 class ConfigBase(BaseModel):
     """Shared behaviour: key matching, camelCase output, readable errors."""
 
@@ -121,10 +144,10 @@ class ConfigBase(BaseModel):
                 known[normalize_key(field.alias)] = name
         result: dict[str, Any] = {}
         for key, value in data.items():
-            name = known.get(normalize_key(str(key)))
-            if name is None:
+            target = known.get(normalize_key(str(key)))
+            if target is None:
                 raise ValueError(f"unknown key {key!r} (known keys: {', '.join(sorted(to_camel(n) for n in cls.model_fields))})")
-            result[name] = value
+            result[target] = value
         return result
 
     @field_validator("*", mode="before")
@@ -141,9 +164,45 @@ class ConfigBase(BaseModel):
             raise ValueError(f"must be a number, not the boolean {next(v for v in values if isinstance(v, bool))}")
         return value
 
+    _omit_unless_set: ClassVar[frozenset[str]] = frozenset()
+    """Fields left out of :meth:`json` unless given (NNI omits an unset ``classArgs``; our extensions
+    stay out of a config that does not use them, so its canonical form is NNI's)."""
+
     def json(self) -> dict[str, Any]:  # type: ignore[override]
-        """NNI's ``config.json()``: a JSON-ready dict with camelCase keys, unset values left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """NNI's ``config.json()``: the canonical form as a JSON-ready dict, camelCase keys, None left out.
+
+        Unlike NNI's it does not also validate (``validate()`` does): a half-built config still renders.
+        """
+        return self.canonical_copy()._json_dict()
+
+    def canonical_copy(self: _Config) -> _Config:
+        """A deep copy in NNI's canonical form: absolute real paths, defaults and shortcuts filled in."""
+        copy = self.model_copy(deep=True)
+        copy._canonicalize([])
+        return copy
+
+    def _canonicalize(self, parents: list[ConfigBase]) -> None:
+        """Resolve path fields against the current folder, then canonicalise the nested configs.
+
+        ``parents`` are the enclosing configs, nearest first (a training service reads the root's
+        shortcut fields from them).
+        """
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                setattr(self, name, real_path(value))
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ConfigBase):
+                    child._canonicalize([self, *parents])
+
+    def _json_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None or (name in self._omit_unless_set and name not in self.model_fields_set):
+                continue
+            out[field.alias or name] = _json_value(value)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str | None = None, base_path: Path | None = None) -> Any:

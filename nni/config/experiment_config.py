@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,21 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_
 from ..errors import ConfigError
 from ..metrics import short_repr
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
-from .base import ConfigBase, config_error_from, parse_duration
-from .training_services import LocalConfig, TrainingServiceConfig, parse_training_service
+from .base import ConfigBase, config_error_from, parse_duration, real_path
+from .other_platforms import OTHER_PLATFORMS
+from .shared_storage import SharedStorageConfig, parse_shared_storage
+from .training_services import (
+    SHORTCUTS,
+    LocalConfig,
+    RemoteConfig,
+    TrainingServiceConfig,
+    parse_training_service,
+)
 
 __all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
            "check_trial_concurrency", "check_max_trial_number"]
+
+_logger = logging.getLogger(__name__)
 
 AnyAlgorithm = AlgorithmConfig | CustomAlgorithmConfig
 
@@ -74,14 +85,21 @@ class ExperimentConfig(ConfigBase):
     assessor: AnyAlgorithm | None = None
     advisor: AnyAlgorithm | None = None
     training_service: SerializeAsAny[TrainingServiceConfig] | list[SerializeAsAny[TrainingServiceConfig]] | None = None
-    shared_storage: dict[str, Any] | None = None
+    shared_storage: SerializeAsAny[SharedStorageConfig] | None = None
     _source_file: str | None = PrivateAttr(default=None)
 
     def __init__(self, training_service: Any = None, **data: Any) -> None:
-        """NNI's forms: ``ExperimentConfig('local')``, ``ExperimentConfig(training_service=...)``."""
+        """NNI's forms: ``ExperimentConfig('local')`` (then set fields one by one), or keyword fields."""
         if training_service is not None:
             data["training_service"] = training_service
+            # NNI's placeholder tuner for ``config.tuner.name = ...``, its classArgs explicitly empty
+            data.setdefault("tuner", AlgorithmConfig(class_args={}))
         super().__init__(**data)
+
+    @field_validator("shared_storage", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> Any:
+        return parse_shared_storage(value)
 
     @field_validator("tuner", "assessor", "advisor", mode="before")
     @classmethod
@@ -139,20 +157,42 @@ class ExperimentConfig(ConfigBase):
         services = self.training_service if isinstance(self.training_service, list) else [self.training_service]
         return [s.platform for s in services if s is not None]
 
+    def service_value(self, name: str) -> Any:
+        """A shortcut field (``trial_command``, ``trial_gpu_number``, ...) for the one training
+        service: its own value when set there, else the root's (a hybrid list takes the root's,
+        each of its services overriding per trial)."""
+        assert name in SHORTCUTS
+        service = self.training_service
+        if isinstance(service, TrainingServiceConfig) and name in service.model_fields_set:
+            return getattr(service, name)
+        return getattr(self, name)
+
+    def _canonicalize(self, parents: list[ConfigBase]) -> None:
+        """NNI's canonical form: defaults filled, advisor folded into tuner, the search space file
+        read into ``search_space``, shortcuts copied into every training service."""
+        if self.log_level is None:
+            self.log_level = "debug" if self.debug else "info"
+        if self.tuner_gpu_indices is not None and not isinstance(self.tuner_gpu_indices, list):
+            self.tuner_gpu_indices = _gpu_list(self.tuner_gpu_indices)
+        if isinstance(self.tuner, AlgorithmConfig) and self.tuner.name is None:
+            self.tuner = None  # the unnamed placeholder
+        if self.advisor is not None and self.tuner is None:
+            self.tuner, self.advisor = self.advisor, None
+        super()._canonicalize(parents)
+        if self.search_space_file is not None:
+            try:
+                self.search_space = _read_search_space(Path(self.search_space_file))
+            except ConfigError:
+                if self.search_space is None:
+                    raise
+                # an already canonical config whose file went away keeps the space it was read with
+
     def resolved_search_space(self) -> dict[str, Any]:
         """The search space given inline or read from ``search_space_file``."""
         if self.search_space is not None:
             return self.search_space
         assert self.search_space_file is not None
-        path = Path(self.search_space_file).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"searchSpaceFile: cannot read {path}: {error.strerror}") from None
-        try:
-            return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (ValueError, yaml.YAMLError) as error:
-            raise ConfigError(f"searchSpaceFile {path}: not valid JSON/YAML: {error}") from None
+        return _read_search_space(Path(self.search_space_file).expanduser())
 
     def validate(self, live_tuner: Any = None) -> None:  # type: ignore[override]
         """Check the config is complete and consistent before an experiment starts.
@@ -170,12 +210,10 @@ class ExperimentConfig(ConfigBase):
     def _check_complete(self, live_tuner: Any) -> None:
         from ..search_space import validate_search_space
 
-        if not self.trial_command:
-            raise ConfigError("trialCommand: required (the command that runs one trial)")
         if self.trial_concurrency is None:
             raise ConfigError("trialConcurrency: required (how many trials run at once)")
-        if (self.search_space is None) == (self.search_space_file is None):
-            raise ConfigError("searchSpace / searchSpaceFile: give exactly one of them")
+        if self.search_space is None and self.search_space_file is None:
+            raise ConfigError("searchSpace / searchSpaceFile: give one of them (a file given too is read over searchSpace)")
         if self.training_service is None:
             raise ConfigError("trainingService: required (e.g. platform: local)")
         tuner_named = self.tuner is not None and (isinstance(self.tuner, CustomAlgorithmConfig) or self.tuner.name)
@@ -183,20 +221,73 @@ class ExperimentConfig(ConfigBase):
             raise ConfigError("tuner: required, e.g. tuner: {name: TPE, classArgs: {optimize_mode: maximize}}")
         if tuner_named and self.advisor is not None:
             raise ConfigError("advisor: cannot be used together with tuner (advisors are tuners now)")
-        services = self.training_service if isinstance(self.training_service, list) else [self.training_service]
-        for service in services:
-            gpus = service.trial_gpu_number if service.trial_gpu_number is not None else self.trial_gpu_number
-            if isinstance(service, LocalConfig) and gpus and service.use_active_gpu is None:
-                raise ConfigError("trainingService.useActiveGpu: must be set when trialGpuNumber > 0 "
-                                  "(true shares GPUs that other programs use; false waits for idle ones)")
-        code_dir = Path(self.trial_code_directory).expanduser()
-        if not code_dir.is_dir():
-            raise ConfigError(f"trialCodeDirectory: {code_dir} is not a folder")
+        self._check_nothing_ignored()
+        for index, service in enumerate(self._services()):
+            where = "trainingService" + (f"[{index}]" if isinstance(self.training_service, list) else "")
+            self._check_service(service, where)
+
         # Batch's options are whole configurations (plain dicts, no _name); BatchTuner checks its own
         batch = isinstance(self.tuner, AlgorithmConfig) and str(self.tuner.name or "").lower() in ("batch", "batchtuner")
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
             self._check_tuner_takes_space(live_tuner)
+
+    def _services(self) -> list[TrainingServiceConfig]:
+        service = self.training_service
+        return list(service) if isinstance(service, list) else [] if service is None else [service]
+
+    def _check_service(self, service: TrainingServiceConfig, where: str) -> None:
+        """One training service: a platform that runs here, a command, a code folder, GPU settings."""
+        if service.platform in OTHER_PLATFORMS:
+            name = OTHER_PLATFORMS[service.platform][1]
+            raise ConfigError(f"{where}.platform: {service.platform!r} ({name}) is not supported: its config loads, "
+                              "but no training service here runs it; run the trials on your machines with "
+                              "platform: remote, on a Ray cluster with platform: ray, or with Slurm with "
+                              "platform: slurm (see docs/training_services/)")
+
+        def value(name: str) -> Any:
+            return getattr(service, name) if name in service.model_fields_set else getattr(self, name)
+
+        if not value("trial_command"):
+            raise ConfigError("trialCommand: required (the command that runs one trial), at the root or in "
+                              f"{where}")
+        if isinstance(service, LocalConfig) and value("trial_gpu_number") and service.use_active_gpu is None:
+            raise ConfigError(f"{where}.useActiveGpu: must be set when trialGpuNumber > 0 "
+                              "(true shares GPUs that other programs use; false waits for idle ones)")
+        per_gpu = [service.max_trial_number_per_gpu] if isinstance(service, LocalConfig) else \
+            [m.max_trial_number_per_gpu for m in service.machine_list] if isinstance(service, RemoteConfig) else []
+        if not value("trial_gpu_number") and any(n != 1 for n in per_gpu):
+            raise ConfigError(f"{where}: maxTrialNumberPerGpu has no effect without trialGpuNumber > 0 (as in NNI); "
+                              "set trialGpuNumber or remove maxTrialNumberPerGpu")
+        if isinstance(service, LocalConfig) and service.reuse_mode:
+            raise ConfigError(f"{where}.reuseMode: true is not supported on the local platform (NNI keeps one "
+                              "trial runner alive between trials there; here each trial is its own process): "
+                              "remove it or set it to false")
+        code_dir = Path(value("trial_code_directory") or ".").expanduser()
+        if not code_dir.is_dir():
+            key = f"{where}.trialCodeDirectory" if "trial_code_directory" in service.model_fields_set \
+                else "trialCodeDirectory"
+            raise ConfigError(f"{key}: {code_dir} is not a folder")
+
+    def _check_nothing_ignored(self) -> None:
+        """Stop the start on an NNI field that would otherwise do nothing here, saying why."""
+        if self.use_annotation:
+            raise ConfigError("useAnnotation: NNI annotations (search space comments rewritten into the trial "
+                              "code) are not supported; read parameters with nni.get_next_parameter() and give "
+                              "searchSpace or searchSpaceFile")
+        if self.shared_storage is not None:
+            raise ConfigError(f"sharedStorage: {self.shared_storage.storage_type} shared storage is not mounted "
+                              "by NNI here; mount it on every machine yourself and point trialCodeDirectory "
+                              "(and your data paths) at it, then remove sharedStorage")
+        if self.tuner_gpu_indices is not None:
+            raise ConfigError("tunerGpuIndices: the tuner runs inside the experiment's manager process; choose "
+                              "its GPUs with CUDA_VISIBLE_DEVICES in the environment of nnictl create (or of the "
+                              "Python script) and remove tunerGpuIndices")
+        for service in self._services():
+            ip = service.nni_manager_ip if "nni_manager_ip" in service.model_fields_set else self.nni_manager_ip
+            if ip and service.platform != "local":
+                _logger.warning("nniManagerIp %s is not needed on platform %s: trials report to the manager "
+                                "through the connection it opened to them", ip, service.platform)
 
     def _check_tuner_takes_space(self, live_tuner: Any) -> None:
         """Refuse, before anything runs, a space the tuner cannot take (Metis and a string choice, say).
@@ -214,20 +305,47 @@ class ExperimentConfig(ConfigBase):
             check(self.resolved_search_space())
 
     def resolve_paths(self, base: Path) -> None:
-        """Make relative paths absolute against ``base`` (a YAML file's folder)."""
-        if not Path(self.trial_code_directory).expanduser().is_absolute():
-            self.trial_code_directory = (base / self.trial_code_directory).resolve()
-        if self.search_space_file is not None and not Path(self.search_space_file).expanduser().is_absolute():
-            self.search_space_file = (base / self.search_space_file).resolve()
-        for algorithm in (self.tuner, self.assessor, self.advisor):
-            if isinstance(algorithm, CustomAlgorithmConfig) and algorithm.code_directory is not None \
-                    and not Path(algorithm.code_directory).expanduser().is_absolute():
-                algorithm.code_directory = (base / algorithm.code_directory).resolve()
+        """Make relative paths absolute against ``base`` (a YAML file's folder), in nested configs too."""
+        _resolve_relative(self, base)
 
     @classmethod
     def load(cls, path: str | Path) -> ExperimentConfig:
         """Read a YAML (or JSON) config file; relative paths resolve against its folder."""
         return load_config_file(path)
+
+
+def _resolve_relative(config: ConfigBase, base: Path) -> None:
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if isinstance(value, Path) and not value.expanduser().is_absolute():
+            setattr(config, name, real_path(value, base))
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, ConfigBase):
+                _resolve_relative(child, base)
+
+
+def _gpu_list(value: Any) -> list[int]:
+    """NNI's canonical GPU list from an int or a string like "0,1"."""
+    try:
+        return [value] if isinstance(value, int) else [int(i) for i in str(value).split(",")]
+    except ValueError:
+        raise ConfigError(f"tunerGpuIndices: must be integers separated by commas, got {value!r}") from None
+
+
+def _read_search_space(path: Path) -> Any:
+    """A search space file, JSON or YAML (PyYAML reads YAML 1.1, not all JSON: JSON is tried first)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"searchSpaceFile: cannot read {path}: {error.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"searchSpaceFile {path}: not valid JSON/YAML: {error}") from None
 
 
 def load_config_file(path: str | Path) -> ExperimentConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,7 +11,7 @@ from .base import ConfigBase
 
 __all__ = [
     "TrainingServiceConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig", "RayConfig", "SlurmConfig",
-    "parse_training_service", "PLATFORMS",
+    "parse_training_service", "config_class", "PLATFORMS", "SHORTCUTS",
 ]
 
 
@@ -31,13 +31,26 @@ def _gpu_list(value: Any) -> Any:
     return value
 
 
+SHORTCUTS = ("trial_command", "trial_code_directory", "trial_gpu_number", "nni_manager_ip", "debug")
+"""Root fields that stand for every training service; one set on a service wins over the root's."""
+
+
 class TrainingServiceConfig(ConfigBase):
-    """Fields every platform shares."""
+    """Fields every platform shares (each also settable at the root, for all services at once)."""
 
     platform: str
     trial_command: str | None = None
     trial_code_directory: Path | None = None
     trial_gpu_number: int | None = Field(default=None, ge=0)
+    nni_manager_ip: str | None = None
+    debug: bool | None = None
+
+    def _canonicalize(self, parents: list[ConfigBase]) -> None:
+        """Copy the root's shortcut fields that this service does not set, as NNI does."""
+        for name in SHORTCUTS:
+            if name not in self.model_fields_set and parents:
+                setattr(self, name, getattr(parents[0], name, None))
+        super()._canonicalize(parents)
 
 
 class LocalConfig(TrainingServiceConfig):
@@ -48,6 +61,10 @@ class LocalConfig(TrainingServiceConfig):
     reuse_mode: bool = False
 
     _gpus = field_validator("gpu_indices", mode="before")(classmethod(lambda cls, v: _gpu_list(v)))
+
+    def _canonicalize(self, parents: list[ConfigBase]) -> None:
+        super()._canonicalize(parents)
+        self.nni_manager_ip = None  # trials on this machine need no address to reach the manager
 
 
 class RemoteMachineConfig(ConfigBase):
@@ -65,20 +82,28 @@ class RemoteMachineConfig(ConfigBase):
     working_directory: str | None = None
     """Folder on the machine for the uploaded code and the trial folders (default
     ``${TMPDIR:-/tmp}/nni-remote-<user>``); ``~`` is the remote user's home."""
+    _omit_unless_set: ClassVar[frozenset[str]] = frozenset({"working_directory"})
 
     _gpus = field_validator("gpu_indices", mode="before")(classmethod(lambda cls, v: _gpu_list(v)))
+
+    def _canonicalize(self, parents: list[ConfigBase]) -> None:
+        super()._canonicalize(parents)
+        if self.password is not None:
+            self.ssh_key_file = None  # NNI logs in with the password alone then
 
 
 class RemoteConfig(TrainingServiceConfig):
     platform: Literal["remote"] = "remote"
     machine_list: list[RemoteMachineConfig] = Field(default_factory=list)
-    reuse_mode: bool = True
-    """Accepted for NNI configs; every trial of a machine shares its SSH connections either way."""
+    reuse_mode: bool = False
+    """NNI's switch between a fresh upload per trial and a long-lived agent per machine; here every
+    trial of a machine shares its SSH connection and one upload of the code either way."""
     keepalive_seconds: float = Field(default=10.0, gt=0)
     """Idle connections are probed this often; three unanswered probes mean the connection is lost."""
     reconnect_seconds: float = Field(default=30.0, ge=0)
     """How long to try to reconnect to a machine whose connection broke before its trials fail
     (trials keep running there meanwhile and are followed again once it answers)."""
+    _omit_unless_set: ClassVar[frozenset[str]] = frozenset({"keepalive_seconds", "reconnect_seconds"})
 
 
 class RayConfig(TrainingServiceConfig):
@@ -115,17 +140,28 @@ PLATFORMS: dict[str, type[TrainingServiceConfig]] = {
 }
 
 
+def config_class(platform: Any) -> type[TrainingServiceConfig] | None:
+    """The config class of ``platform``: ours, or one of NNI's that load but do not run here."""
+    from .other_platforms import OTHER_PLATFORMS
+
+    if not isinstance(platform, str):
+        return None
+    return PLATFORMS.get(platform) or OTHER_PLATFORMS.get(platform, (None, ""))[0]
+
+
 def parse_training_service(value: Any) -> Any:
     """A platform name, a dict with ``platform``, a config object, or a list of these (hybrid)."""
     if isinstance(value, list):
         return [parse_training_service(v) for v in value]
     if isinstance(value, str):
-        if value not in PLATFORMS:
+        cls = config_class(value)
+        if cls is None:
             raise ValueError(f"unknown platform {value!r} (known: {', '.join(PLATFORMS)})")
-        return PLATFORMS[value]()
+        return cls.model_validate({})
     if isinstance(value, dict):
         platform = next((v for k, v in value.items() if str(k).lower() == "platform"), None)
-        if platform not in PLATFORMS:
+        cls = config_class(platform)
+        if cls is None:
             raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-        return PLATFORMS[platform].model_validate(value)
+        return cls.model_validate(value)
     return value

@@ -358,10 +358,10 @@ class Engine(ExperimentReadout):
 
     def _spec(self, trial: Trial) -> TrialSpec:
         return TrialSpec(
-            trial_id=trial.trial_id, sequence_id=trial.sequence_id, command=self.config.trial_command or "",
-            code_dir=Path(self.config.trial_code_directory).expanduser().resolve(),
+            trial_id=trial.trial_id, sequence_id=trial.sequence_id, command=self.config.service_value("trial_command") or "",
+            code_dir=Path(self.config.service_value("trial_code_directory") or ".").expanduser().resolve(),
             trial_dir=self.experiment_dir / "trials" / trial.trial_id, parameter_record=trial.parameter_record,
-            gpu_number=self.config.trial_gpu_number or 0,
+            gpu_number=self.config.service_value("trial_gpu_number") or 0,
             env={"NNI_EXP_ID": self.experiment_id})
 
     async def _submit(self, trial: Trial) -> None:

@@ -11,7 +11,17 @@ import sys
 
 from ...config import *  # noqa: F403
 from ...config import __all__ as __all__
-from ...config import algorithm, base, convert_v1, experiment_config, training_services, yaml_lines
+from ...config import (
+    algorithm,
+    base,
+    convert_v1,
+    experiment_config,
+    other_platforms,
+    shared_storage,
+    training_services,
+    yaml_lines,
+)
 
-for _module in (algorithm, base, convert_v1, experiment_config, training_services, yaml_lines):
+for _module in (algorithm, base, convert_v1, experiment_config, other_platforms, shared_storage, training_services,
+                yaml_lines):
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module

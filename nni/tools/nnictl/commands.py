@@ -29,6 +29,7 @@ from .common import (
     print_json,
     resolve_id,
     rest_call,
+    running_ids,
     table,
 )
 from .data import export_rows, metrics_json, profile_json, status_json, trials_json
@@ -273,17 +274,22 @@ def _print_file(path: Path, head: int | None, tail: int | None) -> None:
 def log(args: argparse.Namespace) -> int:
     experiment_id = resolve_id(args.id, need_running=False)
     log_dir = experiment_dir(experiment_id) / "log"
-    if args.target == "stdout":
-        _print_file(log_dir / "nnimanager.log", args.head, args.tail)
-    elif args.target == "stderr":
-        _print_file(log_dir / "manager-output.log", args.head, args.tail)
+    if args.target in ("stdout", "stderr"):
+        path = log_dir / ("nnimanager.log" if args.target == "stdout" else "manager-output.log")
+        if args.path:
+            console.print(str(path), soft_wrap=True)
+        else:
+            _print_file(path, args.head, args.tail)
     else:
         trials = trials_json(experiment_id)
         if args.trial_id:
             if not any(t["trialJobId"] == args.trial_id for t in trials):
                 fail(f"experiment {experiment_id} has no trial {args.trial_id!r}")
-            name = "stderr" if args.stderr else "stdout"
-            _print_file(experiment_dir(experiment_id) / "trials" / args.trial_id / name, args.head, args.tail)
+            path = experiment_dir(experiment_id) / "trials" / args.trial_id / ("stderr" if args.stderr else "stdout")
+            if args.path:
+                console.print(f"id:{args.trial_id} path:{path}", soft_wrap=True)
+            else:
+                _print_file(path, args.head, args.tail)
         else:
             table(f"Trial logs of {experiment_id}", ["trial", "status", "log path"],
                   [[t["trialJobId"], t["status"], t.get("logPath") or ""] for t in trials])
@@ -335,17 +341,34 @@ def _top_view(experiment_id: str) -> Any:
     return Group(head, view)
 
 
+def _top_all(experiment_ids: list[str]) -> Any:
+    from rich.console import Group
+    from rich.text import Text
+
+    if not experiment_ids:
+        return Text("There is no experiment running...")
+    return Group(*(_top_view(i) for i in experiment_ids))
+
+
 def top(args: argparse.Namespace) -> int:
+    """NNI's monitor: every running experiment (or the one given) and its trials, refreshed every --time s."""
     from rich.live import Live
 
-    experiment_id = resolve_id(args.id, need_running=False)
+    if args.time <= 0:
+        fail(f"--time: must be a positive number of seconds, got {args.time}")
+    if args.id:
+        resolve_id(args.id, need_running=False)
+
+    def shown() -> Any:
+        return _top_all([args.id] if args.id else sorted(running_ids()))
+
     if args.once or not sys.stdout.isatty():
-        console.print(_top_view(experiment_id))
+        console.print(shown())
         return 0
     try:
-        with Live(_top_view(experiment_id), console=console, refresh_per_second=4) as live:
+        with Live(shown(), console=console, refresh_per_second=4) as live:
             while True:
                 time.sleep(args.time)
-                live.update(_top_view(experiment_id))
+                live.update(shown())
     except KeyboardInterrupt:
         return 0

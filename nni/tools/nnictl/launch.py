@@ -38,7 +38,7 @@ def _url(host: str, port: int, url_prefix: str, token: str | None) -> str:
 
 def _launch(experiment_id: str, config: ExperimentConfig | None, args: argparse.Namespace, mode: str,
             experiment_dir: Path) -> int:
-    host = "127.0.0.1"
+    host = getattr(args, "host", None) or "127.0.0.1"
     url_prefix = getattr(args, "url_prefix", None) or ""
     if getattr(args, "foreground", False):
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ... import __version__
 from ...errors import ConfigError, ExperimentInUseError, StorageError
 from ...experiment.launcher import check_port
-from . import algo, commands, launch
+from . import algo, archive, commands, launch, platform
 from .common import CliError, err_console
 
 __all__ = ["main", "build_parser"]
@@ -49,6 +49,11 @@ def _head_tail(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tail", type=int, help="only the last N")
 
 
+def _host(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve on (127.0.0.1; off loopback every request needs the token)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnictl", description="Manage NNI experiments from the shell.")
     parser.add_argument("--version", "-v", action="version", version=__version__)
@@ -67,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url_prefix", "-u", help="serve under this path prefix")
     p.add_argument("--foreground", "-f", action="store_true", help="run in this shell, logging to the console")
     p.add_argument("--id", help="use this experiment id instead of a random one")
+    _host(p)
 
     for name, handler, text in (("resume", launch.resume, "resume a stopped or crashed experiment"),
                                 ("view", launch.view, "open a stopped experiment read-only")):
@@ -76,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--experiment_dir", "-e", help="the folder holding the experiment's folder, "
                                                       "when it is not in ~/nni-experiments/.experiment")
         p.add_argument("--debug", "-d", action="store_true", help="log at debug level")
+        _host(p)
         if name == "resume":
             p.add_argument("--foreground", "-f", action="store_true", help="run in this shell")
 
@@ -127,12 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filename", "-f", required=True, help="file to write")
     p.add_argument("--intermediate", "-i", action="store_true", help="include intermediate results")
 
+    p = _sub(group, "save", archive.experiment_save, "pack a stopped experiment into nni_experiment_<id>.zip")
+    _id(p)
+    p.add_argument("--path", "-p", help="folder to write the archive in (default: the current folder)")
+    p.add_argument("--saveCodeDir", "-s", action="store_true", help="put the trial code folder in the archive too")
+    p = _sub(group, "load", archive.experiment_load, "unpack an archive made by experiment save")
+    p.add_argument("--path", "-p", required=True, help="the archive (nni_experiment_<id>.zip)")
+    p.add_argument("--codeDir", "-c", required=True, help="folder for the trial code (the archive's is unpacked here)")
+    p.add_argument("--logDir", "-l", help="folder to put the experiment's folder in (default: ~/nni-experiments)")
+    p.add_argument("--searchSpacePath", "-s", help="file for the saved search space "
+                                                  "(default: <codeDir>/search_space.json)")
+
+    group = _group(sub, "platform", "the machines of a training platform")
+    p = _sub(group, "clean", platform.platform_clean, "remove the folders experiments left on the platform's machines")
+    p.add_argument("--config", "-c", required=True, help="the experiment config naming the platform and machines")
+
     group = _group(sub, "log", "print the experiment's logs")
     for name, text in (("stdout", "the manager's log"), ("stderr", "the manager's own output (errors)"),
                        ("trial", "a trial's output, or every trial's log path")):
         p = _sub(group, name, commands.log, f"print {text}")
         _id(p)
-        _head_tail(p)
+        p.add_argument("--head", *([] if name == "trial" else ["-H"]), type=int, help="only the first N lines")
+        p.add_argument("--tail", *([] if name == "trial" else ["-T"]), type=int, help="only the last N lines")
+        p.add_argument("--path", action="store_true", help="print the log file's path instead of its lines")
         p.set_defaults(target=name)
         if name == "trial":
             p.add_argument("--trial_id", "-T", help="the trial whose output to print")
@@ -156,9 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(group, "unregister", algo.algo_unregister, "remove a registered algorithm")
     p.add_argument("name", help="the registered builtinName")
 
-    p = _sub(sub, "top", commands.top, "a live table of the experiment's trials (Ctrl-C quits)")
-    _id(p)
-    p.add_argument("--time", "-t", type=float, default=2.0, help="seconds between refreshes (2)")
+    p = _sub(sub, "top", commands.top, "a live table of every running experiment and its trials (Ctrl-C quits)")
+    p.add_argument("id", nargs="?", help="show only this experiment")
+    p.add_argument("--time", "-t", type=float, default=3.0, help="seconds between refreshes (3)")
     p.add_argument("--once", action="store_true", help="print the table once and exit")
     return parser
 
