@@ -9,7 +9,8 @@ for setup in scripts/services/install.sh scripts/install_browser.sh; do
   [ -f "$setup" ] && bash "$setup"
 done
 [ -f scripts/check_webui_build.sh ] && bash scripts/check_webui_build.sh
-ruff check nni tests benchmarks examples
+ruff check --no-cache nni tests benchmarks examples scripts
+python -m mypy
 set +e
 python -m pytest -q -p no:cacheprovider "$@"
 status=$?

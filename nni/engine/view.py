@@ -15,7 +15,7 @@ from typing import Any
 from ..config import ExperimentConfig
 from ..records import Change, ExperimentStatus, Trial
 from ..storage.nni30 import open_storage
-from ..storage.sqlite import DB_FILE
+from ..storage.sqlite import DB_FILE, database_dir
 from .readout import ExperimentReadout
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
@@ -27,7 +27,7 @@ class ReadOnlyExperimentError(PermissionError):
 
 def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
     """The profile an engine stored in ``<experiment_dir>/db``, or None if there is none."""
-    db_dir = Path(experiment_dir) / "db"
+    db_dir = database_dir(experiment_dir)
     if not (db_dir / DB_FILE).is_file():
         return None
     storage = open_storage(db_dir, read_only=True)
@@ -43,7 +43,7 @@ class ViewEngine(ExperimentReadout):
     def __init__(self, experiment_id: str, experiment_dir: Path) -> None:
         self.experiment_id = experiment_id
         self.experiment_dir = Path(experiment_dir)
-        db_dir = self.experiment_dir / "db"
+        db_dir = database_dir(self.experiment_dir)
         if not (db_dir / DB_FILE).is_file():
             raise FileNotFoundError(f"experiment {experiment_id} has no database in {db_dir}")
         self.storage = open_storage(db_dir, read_only=True)

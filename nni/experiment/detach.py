@@ -289,11 +289,11 @@ def _kill_group(pgid: int, grace: float = 3.0) -> None:
 def _stored_trial_groups(experiment_dir: Path) -> list[int]:
     """Process groups of trials the database says were still active."""
     from ..storage.nni30 import open_storage
-    from ..storage.sqlite import DB_FILE
+    from ..storage.sqlite import DB_FILE, database_dir
 
-    if not (experiment_dir / "db" / DB_FILE).is_file():
+    if not (database_dir(experiment_dir) / DB_FILE).is_file():
         return []
-    storage = open_storage(experiment_dir / "db", read_only=True)
+    storage = open_storage(database_dir(experiment_dir), read_only=True)
     try:
         trials = storage.load_trials()
     finally:

@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..metrics import metric_default
 from ..records import ExperimentStatus
 from ..storage.manifest import read_manifest
+from ..storage.sqlite import database_dir
 from ..tuner import Tuner
 from .data import TrialJob, TrialMetricData, TrialResult
 from .launcher import ExperimentRunner
@@ -235,7 +236,7 @@ class Experiment:
     def _stored_dir(self) -> Path:
         from .launcher import find_experiment_dir
 
-        if (self.experiment_dir / "db").is_dir():
+        if database_dir(self.experiment_dir).is_dir():
             return self.experiment_dir
         return find_experiment_dir(self.id)
 
@@ -431,7 +432,7 @@ class Experiment:
             f"http://{self._host}:{self.port}{self.url_prefix or ''}/" if self.port is not None else None)
         if url:
             link = f"<a href=\"{html.escape(url)}\" target=\"_blank\">{html.escape(url)}</a>"
-        elif (self.experiment_dir / "db").is_dir():
+        elif database_dir(self.experiment_dir).is_dir():
             command = reopen_command(self.id, Path(self.config.experiment_working_directory), None)
             link = f"not running: <code>{html.escape(command)}</code> reopens it"
         else:

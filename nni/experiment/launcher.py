@@ -28,6 +28,7 @@ from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
 from ..storage.nni30 import open_storage
 from ..storage.private import make_private_dir, touch_private_file
+from ..storage.sqlite import DB_DIR, database_dir
 from ..training_service import create_training_service
 from .lock import ExperimentLock
 
@@ -49,7 +50,7 @@ def find_experiment_dir(experiment_id: str) -> Path:
     if entry.get("logDir"):
         # Our entries name the experiment's folder; NNI 3.0's name the folder that holds it.
         log_dir = Path(entry["logDir"]).expanduser()
-        return log_dir / experiment_id if (log_dir / experiment_id / "db").is_dir() else log_dir
+        return log_dir / experiment_id if database_dir(log_dir / experiment_id).is_dir() else log_dir
     return Path("~/nni-experiments").expanduser().resolve() / experiment_id
 
 
@@ -189,12 +190,12 @@ class ExperimentRunner:
         assessor = self._live_assessor if self._live_assessor is not None else \
             _make_algorithm("assessor", self.config.assessor)
         make_private_dir(self.experiment_dir)
-        for sub in ("db", "log", "trials", "checkpoint"):
+        for sub in (DB_DIR, "log", "trials", "checkpoint"):
             (self.experiment_dir / sub).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("NNI_CHECKPOINT_DIRECTORY", str(self.experiment_dir / "checkpoint"))
         os.environ.setdefault("NNI_EXP_ID", self.experiment_id)
         # NNI 3.0's own database is converted into ours here (its file kept as a backup).
-        storage = open_storage(self.experiment_dir / "db")
+        storage = open_storage(database_dir(self.experiment_dir))
         service = create_training_service(self.config.training_service, self.experiment_id, self.experiment_dir)
         self.engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
                              on_status=self._on_status)

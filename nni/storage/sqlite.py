@@ -15,9 +15,15 @@ from ..errors import StorageError
 from ..records import MetricRecord, Trial, TrialStatus
 from .base import Storage
 
-__all__ = ["SqliteStorage", "DB_FILE"]
+__all__ = ["SqliteStorage", "DB_DIR", "DB_FILE", "database_dir"]
 
+DB_DIR = "db"
 DB_FILE = "nni.sqlite"
+
+
+def database_dir(experiment_dir: Path) -> Path:
+    """Where an experiment folder keeps its database (``<experiment_dir>/db``, as in NNI)."""
+    return Path(experiment_dir) / DB_DIR
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profile (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);

@@ -19,7 +19,7 @@ from typing import Any
 
 from ...experiment.detach import manager_alive
 from ...storage.manifest import read_manifest, update_manifest_entry
-from ...storage.sqlite import SqliteStorage
+from ...storage.sqlite import SqliteStorage, database_dir
 from .common import console, entry_of, experiment_dir, fail
 
 __all__ = ["experiment_save", "experiment_load"]
@@ -29,7 +29,7 @@ _PRIVATE = ("token", "pid", "nonce")
 
 
 def _stored_config(directory: Path) -> dict[str, Any]:
-    storage = SqliteStorage(directory / "db", read_only=True)
+    storage = SqliteStorage(database_dir(directory), read_only=True)
     try:
         profile = storage.load_profile() or {}
     finally:
@@ -45,7 +45,7 @@ def experiment_save(args: argparse.Namespace) -> int:
     if manager_alive(args.id):
         fail(f"experiment {args.id} is running; only a stopped experiment can be saved: nnictl stop {args.id}")
     directory = experiment_dir(args.id)
-    if not (directory / "db").is_dir():
+    if not database_dir(directory).is_dir():
         fail(f"experiment {args.id}: its folder {directory} has no database to save")
     config = _stored_config(directory)
     target = Path(args.path or ".").expanduser().resolve()
@@ -89,7 +89,7 @@ def _read_archive(path: Path, into: Path) -> tuple[dict[str, Any], Path]:
     except (zipfile.BadZipFile, OSError) as error:
         fail(f"{path}: not an experiment archive made by nnictl experiment save: {error}")
     experiment = into / "experiment"
-    if not (experiment / "db").is_dir():
+    if not database_dir(experiment).is_dir():
         fail(f"{path}: invalid archive: it holds no experiment database (experiment/db)")
     try:
         entry = json.loads((into / "nnictl" / ".experiment").read_text(encoding="utf-8"))
@@ -159,7 +159,7 @@ def experiment_load(args: argparse.Namespace) -> int:
         if spaces and space_file is not None:
             space_file.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(spaces[0], space_file)
-    storage = SqliteStorage(target / "db")
+    storage = SqliteStorage(database_dir(target))
     try:
         profile = storage.load_profile() or {}
         if isinstance(profile.get("config"), dict):

@@ -15,6 +15,7 @@ from ...errors import ConfigError
 from ...experiment.detach import manager_alive, spawn_manager, start_manager, stop_experiment
 from ...experiment.launcher import experiment_dir_of, find_experiment_dir
 from ...storage.manifest import read_manifest
+from ...storage.sqlite import database_dir
 from .common import console, effective_status, entry_of, fail, running_ids
 
 __all__ = ["create", "resume", "view", "stop"]
@@ -92,7 +93,7 @@ def create(args: argparse.Namespace) -> int:
 def _stored_dir(experiment_id: str, given: str | None) -> Path:
     directory = Path(given).expanduser().resolve() / experiment_id if given else find_experiment_dir(experiment_id)
     # Reading the profile here reports a corrupted or foreign database before anything starts.
-    if not (directory / "db").is_dir() or load_stored_profile(directory) is None:
+    if not database_dir(directory).is_dir() or load_stored_profile(directory) is None:
         fail(f"experiment {experiment_id} not found: no database in {directory / 'db'}"
              + ("" if given else " (give --experiment_dir when it lives elsewhere)"))
     return directory
