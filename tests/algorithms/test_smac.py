@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from nni.algorithms.hpo.builtin import create_algorithm
-from nni.errors import SearchSpaceError
+from nni.errors import NoMoreTrialError, SearchSpaceError
 
 HAVE_SMAC = importlib.util.find_spec("smac") is not None
 SPACE = {
@@ -65,8 +65,18 @@ def test_smac_refusals_and_exhaustion() -> None:
         params = tuner.generate_parameters(pid)
         seen.append(params["c"])
         tuner.receive_trial_result(pid, params, params["c"])
-    # every configuration first, then repeats (NNI's SMAC never ends an experiment)
+    # every configuration first, then repeats: without config_dedup NNI's SMAC never ends
     assert sorted(seen[:3]) == [1, 2, 3] and set(seen[3:]) <= {1, 2, 3}
+    dedup = SMACTuner(config_dedup=True, seed=1)
+    dedup.update_search_space({"c": {"_type": "choice", "_value": [1, 2, 3]}})
+    firsts = []
+    for pid in range(3):
+        params = dedup.generate_parameters(pid)
+        firsts.append(params["c"])
+        dedup.receive_trial_result(pid, params, params["c"])
+    assert sorted(firsts) == [1, 2, 3]
+    with pytest.raises(NoMoreTrialError):  # with it, a used-up space ends the experiment, as in NNI
+        dedup.generate_parameters(3)
 
 
 def test_smac_leaves_the_process_logging_as_it_was() -> None:
@@ -80,3 +90,20 @@ def test_smac_leaves_the_process_logging_as_it_was() -> None:
         assert (root.level, root.handlers) == (level, handlers)
     finally:
         root.removeHandler(handler)
+
+
+@pytest.mark.skipif(not HAVE_SMAC, reason="SMAC3 (optional extra) not installed")
+@pytest.mark.timeout(120)
+def test_smac_answers_when_every_configuration_is_still_running() -> None:
+    """More trials at once than the space has configurations: no result has come back yet."""
+    from nni.algorithms.hpo.smac_tuner import SMACTuner
+    space = {"c": {"_type": "choice", "_value": [1, 2, 3]}}
+    tuner = SMACTuner(seed=1)
+    tuner.update_search_space(space)
+    asked = [tuner.generate_parameters(pid)["c"] for pid in range(5)]
+    assert sorted(asked[:3]) == [1, 2, 3] and set(asked[3:]) <= {1, 2, 3}
+    dedup = SMACTuner(config_dedup=True, seed=1)
+    dedup.update_search_space(space)
+    assert sorted(dedup.generate_parameters(pid)["c"] for pid in range(3)) == [1, 2, 3]
+    with pytest.raises(NoMoreTrialError):
+        dedup.generate_parameters(3)

@@ -41,6 +41,6 @@ def test_grid_search_walks_a_space_of_a_thousand_and_more_parameters(tmp_path: P
     assert wait_status("wide", ("DONE", "ERROR"), timeout=120) == "DONE"
     trials = client("wide").get("/trial-jobs")
     assert [t["status"] for t in trials] == ["SUCCEEDED"] * 3
-    chosen = [t["hyperParameters"][0]["parameters"] for t in trials]
+    chosen = [json.loads(t["hyperParameters"][0])["parameters"] for t in trials]  # NNI sends JSON text
     assert len({json.dumps(p, sort_keys=True) for p in chosen}) == 3 and all(len(p) == 1400 for p in chosen)
     nnictl("stop", "wide")

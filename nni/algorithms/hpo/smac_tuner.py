@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import NoMoreTrialError
 from ...search_space import ConfigHistory, ParameterSpec, SearchSpace, config_key
 from ...search_space.tuning import BuiltinTuner, Result
 from ...typehint import Parameters
@@ -59,8 +60,9 @@ def _import_smac() -> Any:
 class SMACTuner(BuiltinTuner):
     """SMAC3's hyperparameter-optimisation facade behind NNI's tuner interface.
 
-    ``optimize_mode`` as in NNI; ``config_dedup`` is accepted for compatibility: duplicates are
-    always avoided here. ``seed`` (an addition) makes runs repeatable.
+    ``optimize_mode`` as in NNI. Proposals avoid duplicates while the space has unseen
+    configurations; once a finite space is used up, ``config_dedup`` ends the experiment (as in
+    NNI) and otherwise repeats are proposed. ``seed`` (an addition) makes runs repeatable.
     """
 
     algorithm_name = "SMAC"
@@ -153,11 +155,14 @@ class SMACTuner(BuiltinTuner):
     # -- asking ------------------------------------------------------------------------------------
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Parameters:
-        """SMAC's next proposal not seen before; on a used-up finite space, repeats (as NNI's SMAC)."""
+        """SMAC's next proposal not seen before; on a used-up finite space a repeat, or with
+        ``config_dedup`` the end (NoMoreTrialError), as NNI's SMAC."""
         if self.space is None or self.history is None or self._facade is None:
             raise RuntimeError("SMAC: update_search_space() must be called before asking")
         _, _, _, trial_value, _ = self._modules
-        for _ in range(_RETRIES):
+        # SMAC's ask() never returns once every configuration of a finite space is out (asked, not
+        # yet told): it keeps looking for one it has not tried. Asking it then would hang the tuner.
+        for _ in range(0 if self.history.exhausted else _RETRIES):
             try:
                 info = self._facade.ask()
             except Exception as error:  # SMAC's signals that a finite space is used up (then its generator ends)
@@ -173,7 +178,9 @@ class SMACTuner(BuiltinTuner):
             if known is not None:
                 self._facade.tell(info, trial_value(cost=known))
         unseen = self.history.random_unseen(self._rng) if self.space.is_finite else self.space.sample(self._rng)
-        if unseen is None:  # exhausted: a repeat
+        if unseen is None:  # exhausted
+            if self.config_dedup:
+                raise NoMoreTrialError("SMAC: every configuration of the search space has been proposed")
             unseen = self.space.sample(self._rng)
         self.history.add(unseen)
         self._asked[parameter_id] = unseen
