@@ -123,27 +123,26 @@ def get_current_parameter(tag: str | None = None) -> Any:
     return params if tag is None else params[tag]
 
 
-def report_intermediate_result(metric: Any) -> None:
-    """Report one point of the trial's learning curve (sequence numbers 0, 1, 2, …)."""
+def _report(kind: str, label: str, metric: Any) -> Any:
+    """Send ``metric`` as a ``kind`` result, or print it in standalone mode; returns the context."""
     metric = _check_metric(metric)
     ctx = _ctx()
     if ctx.standalone:
-        _log().info("Intermediate result: %s  (Standalone mode, not sent)", metric)
-        print(f"[nni] intermediate result: {metric}")
+        _log().info("%s result: %s  (Standalone mode, not sent)", label, metric)
+        print(f"[nni] {label.lower()} result: {metric}")
     else:
-        ctx.append_metric("PERIODICAL", metric)
-    ctx.intermediate_sequence += 1
+        ctx.append_metric(kind, metric)
+    return ctx
+
+
+def report_intermediate_result(metric: Any) -> None:
+    """Report one point of the trial's learning curve (sequence numbers 0, 1, 2, …)."""
+    _report("PERIODICAL", "Intermediate", metric).intermediate_sequence += 1
 
 
 def report_final_result(metric: Any) -> None:
     """Report the trial's final result, the value the tuner optimises."""
-    metric = _check_metric(metric)
-    ctx = _ctx()
-    if ctx.standalone:
-        _log().info("Final result: %s  (Standalone mode, not sent)", metric)
-        print(f"[nni] final result: {metric}")
-        return
-    ctx.append_metric("FINAL", metric)
+    _report("FINAL", "Final", metric)
 
 
 def get_experiment_id() -> str:

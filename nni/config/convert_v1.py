@@ -36,24 +36,35 @@ def is_v1_config(data: dict[str, Any]) -> bool:
     return any(_norm(str(k)) in _V1_MARKERS for k in data)
 
 
-def _algorithm(kind: str, section: dict[str, Any], source: str) -> dict[str, Any]:
+_ALGORITHM_KEYS = {"builtintunername": "name", "builtinassessorname": "name", "builtinadvisorname": "name",
+                   "classargs": "classArgs", "codedir": "codeDirectory", "classfilename": "_file",
+                   "classname": "className"}
+_TRIAL_KEYS = {"command": "trialCommand", "codedir": "trialCodeDirectory", "gpunum": "trialGpuNumber"}
+_LOCAL_KEYS = {"useactivegpu": "useActiveGpu", "gpuindices": "gpuIndices", "maxtrialnumpergpu": "maxTrialNumberPerGpu"}
+
+
+def _renamed(section: dict[str, Any] | None, table: dict[str, str], where: str, source: str,
+             ignored: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``section`` with its keys in their v2 spelling (``table``: normalised v1 key to v2 key).
+
+    A key in neither ``table`` nor ``ignored`` is refused, naming where it stands.
+    """
     out: dict[str, Any] = {}
-    for key, value in section.items():
-        k = _norm(key)
-        if k in ("builtintunername", "builtinassessorname", "builtinadvisorname"):
-            out["name"] = _V1_NAMES.get(str(value).lower(), value)
-        elif k == "classargs":
-            out["classArgs"] = value
-        elif k == "codedir":
-            out["codeDirectory"] = value
-        elif k == "classfilename":
-            out["_file"] = value
-        elif k == "classname":
-            out["className"] = value
-        elif k in ("gpunum", "gpuindices", "includeintermediateresults"):
+    for key, value in (section or {}).items():
+        k = _norm(str(key))
+        if k in ignored:
             continue
-        else:
-            raise ConfigError(f"{source}: {kind}.{key}: unknown key in a v1 {kind} section")
+        if k not in table:
+            raise ConfigError(f"{source}: {where}.{key}: unknown key in a v1 config")
+        out[table[k]] = value
+    return out
+
+
+def _algorithm(kind: str, section: dict[str, Any], source: str) -> dict[str, Any]:
+    out = _renamed(section, _ALGORITHM_KEYS, kind, source,
+                   ignored=frozenset({"gpunum", "gpuindices", "includeintermediateresults"}))
+    if "name" in out:
+        out["name"] = _V1_NAMES.get(str(out["name"]).lower(), out["name"])
     module = out.pop("_file", None)
     if module and "className" in out:
         out["className"] = f"{str(module).removesuffix('.py')}.{out['className']}"
@@ -74,33 +85,14 @@ def convert_v1_config(data: dict[str, Any], source: str = "config") -> dict[str,
         elif k == "trainingserviceplatform":
             platform = value
         elif k == "trial":
-            for tk, tv in (value or {}).items():
-                tn = _norm(tk)
-                if tn == "command":
-                    v2["trialCommand"] = tv
-                elif tn == "codedir":
-                    v2["trialCodeDirectory"] = tv
-                elif tn == "gpunum":
-                    v2["trialGpuNumber"] = tv
-                else:
-                    raise ConfigError(f"{source}: trial.{tk}: not supported when converting a v1 config")
+            v2.update(_renamed(value, _TRIAL_KEYS, "trial", source))
         elif k in ("tuner", "assessor", "advisor"):
             v2[k] = _algorithm(k, value or {}, source)
         elif k == "localconfig":
-            for lk, lv in (value or {}).items():
-                ln = _norm(lk)
-                service[{"useactivegpu": "useActiveGpu", "gpuindices": "gpuIndices",
-                         "maxtrialnumpergpu": "maxTrialNumberPerGpu"}.get(ln, lk)] = lv
+            service.update(_renamed(value, _LOCAL_KEYS, "localConfig", source))
         elif k == "machinelist":
-            machines = []
-            for index, machine in enumerate(value or []):
-                converted = {}
-                for mk, mv in machine.items():
-                    if _norm(mk) not in _MACHINE_KEYS:
-                        raise ConfigError(f"{source}: machineList[{index}].{mk}: unknown key")
-                    converted[_MACHINE_KEYS[_norm(mk)]] = mv
-                machines.append(converted)
-            service["machineList"] = machines
+            service["machineList"] = [_renamed(machine, _MACHINE_KEYS, f"machineList[{index}]", source)
+                                      for index, machine in enumerate(value or [])]
         elif k == "remoteconfig":
             service.update({"reuseMode": (value or {}).get("reuse", True)})
         elif k == "multiphase" and value:
