@@ -21,6 +21,7 @@ from ..engine.handle import UPDATABLE, ExperimentHandle, setting_of_update_type
 from ..errors import ConfigError
 from ..records import MetricRecord, Trial, TrialStatus
 from ..storage.manifest import read_manifest
+from ..storage.nni30 import trial_file_location
 from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
 from .redact import redact_secrets
@@ -215,7 +216,7 @@ async def trial_file(request: Request) -> Response:
     trial_id, filename = request.path_params["trial_id"], request.path_params["filename"]
     if trial_id not in engine.trials:
         return _error(404, f"no trial {trial_id!r}")
-    path = confined_path(engine.experiment_dir, f"trials/{trial_id}", filename)
+    path = confined_path(engine.experiment_dir, *trial_file_location(engine.experiment_dir, trial_id, filename))
     if path is None:
         return _error(403, "only files inside the trial's folder can be read")
     if not path.is_file():

@@ -19,7 +19,8 @@ from ..records import MetricRecord, Trial, TrialStatus
 from .base import Storage
 from .sqlite import DB_FILE, SqliteStorage
 
-__all__ = ["Nni30Storage", "decode_json_text", "is_nni30_database", "convert_nni30_database", "open_storage", "BACKUP_SUFFIX"]
+__all__ = ["Nni30Storage", "decode_json_text", "is_nni30_database", "convert_nni30_database", "open_storage", "BACKUP_SUFFIX",
+           "trial_file_location"]
 
 NNI30_TABLES = frozenset({"TrialJobEvent", "MetricData", "ExperimentProfile"})
 BACKUP_SUFFIX = ".nni30"
@@ -279,3 +280,16 @@ def open_storage(db_dir: Path, read_only: bool = False) -> Storage:
             return Nni30Storage(db_dir)
         convert_nni30_database(db_dir)
     return SqliteStorage(db_dir, read_only=read_only)
+
+
+def trial_file_location(experiment_dir: Path, trial_id: str, name: str) -> tuple[str, str]:
+    """(folder relative to ``experiment_dir``, file name) of a trial's file ``name``.
+
+    Ours live in ``trials/<id>/`` (``stdout``, ``stderr``, ``trial.log``); a trial NNI 3.0 ran
+    locally in ``environments/local-env/trials/<id>/`` with ``trial.stdout`` and ``trial.stderr``.
+    """
+    ours = f"trials/{trial_id}"
+    nni = f"environments/local-env/trials/{trial_id}"
+    if (experiment_dir / ours).is_dir() or not (experiment_dir / nni).is_dir():
+        return ours, name
+    return nni, f"trial.{name}" if name in ("stdout", "stderr") else name

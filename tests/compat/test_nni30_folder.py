@@ -113,11 +113,18 @@ def test_view_export_and_the_web_ui_read_nni30s_folder_without_changing_it(nni_f
             [(t["trialJobId"], t["status"], t["hyperParameters"], t.get("finalMetricData")) for t in NNI_TRIALS]
         assert client.get("/api/v1/nni/export-data").json() == NNI_EXPORT
         assert client.get("/logs/dispatcher.log").status_code == 200
+        first = NNI_TRIALS[0]["trialJobId"]  # NNI keeps a local trial's output as trial.stdout beside trial.log
+        for name, file in (("stdout", "trial.stdout"), ("trial.log", "trial.log")):
+            served = client.get(f"/api/v1/nni/trial-file/{first}/{name}")
+            on_disk = nni_folder / "environments" / "local-env" / "trials" / first / file
+            assert served.status_code == 200 and served.content == on_disk.read_bytes(), name
         token = read_manifest()[EXPERIMENT_ID]["token"]
         webui = client.get("/api/v1/webui/trials", headers={"X-NNI-Token": token})
         assert webui.status_code == 200 and str(webui.json()).count("SUCCEEDED") >= 3
     _nnictl("stop", EXPERIMENT_ID)
     assert _digest(nni_folder / "db" / "nni.sqlite") == before
+    shown = _nnictl("log", "trial", EXPERIMENT_ID, "-T", NNI_TRIALS[0]["trialJobId"], "--path")
+    assert "environments/local-env/trials" in shown.stdout and "trial.stdout" in shown.stdout
 
 
 def test_resume_converts_nni30s_database_keeping_the_original(nni_folder: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from ...experiment.detach import manager_alive, stop_experiment
 from ...metrics import metric_default
 from ...search_space import validate_search_space
 from ...storage.manifest import read_manifest, remove_manifest_entry
+from ...storage.nni30 import trial_file_location
 from .common import (
     console,
     effective_status,
@@ -285,7 +286,8 @@ def log(args: argparse.Namespace) -> int:
         if args.trial_id:
             if not any(t["trialJobId"] == args.trial_id for t in trials):
                 fail(f"experiment {experiment_id} has no trial {args.trial_id!r}")
-            path = experiment_dir(experiment_id) / "trials" / args.trial_id / ("stderr" if args.stderr else "stdout")
+            folder = experiment_dir(experiment_id)
+            path = Path(folder, *trial_file_location(folder, args.trial_id, "stderr" if args.stderr else "stdout"))
             if args.path:
                 console.print(f"id:{args.trial_id} path:{path}", soft_wrap=True)
             else:
