@@ -39,6 +39,7 @@ __all__ = ["StoredExperiment", "Workspace", "workspace_routes", "workspace_app_r
 MAX_COMPARED = 20
 """The most experiments one compare view or export takes."""
 _POLL_SECONDS = 0.5
+_SETTLED = frozenset({ExperimentStatus.DONE, ExperimentStatus.STOPPED, ExperimentStatus.ERROR, ExperimentStatus.VIEWED})
 
 
 class StoredExperiment(ViewEngine):
@@ -177,8 +178,9 @@ def _name_of(handle: ExperimentHandle) -> str:
 
 
 def _running(handle: ExperimentHandle, entry: dict[str, Any]) -> bool:
+    """Whether a manager still works on it (so the compare view keeps reloading)."""
     pid = entry.get("pid")
-    return handle.status == ExperimentStatus.RUNNING and isinstance(pid, int) and psutil.pid_exists(pid)
+    return handle.status not in _SETTLED and isinstance(pid, int) and psutil.pid_exists(pid)
 
 
 def workspace_routes(current: EngineGetter, url_prefix: str = "") -> tuple[list[BaseRoute], Workspace]:

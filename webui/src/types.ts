@@ -86,3 +86,28 @@ export interface ParamTable {
   metric: number[];
   columns: ParamColumn[];
 }
+
+export interface ConfigDifference {
+  path: string;
+  values: Record<string, Json>;
+  missing: string[];
+}
+
+export interface ComparedExperiment {
+  id: string;
+  name: string;
+  status: string;
+  live: boolean;
+  optimizeMode: 'maximize' | 'minimize';
+  trialCount: number;
+  succeeded: number;
+  best: number | null;
+  curve: [number, number, string][];
+}
+
+export interface Comparison {
+  key: string;
+  experiments: ComparedExperiment[];
+  config: ConfigDifference[];
+  searchSpace: ConfigDifference[];
+}
