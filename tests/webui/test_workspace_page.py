@@ -78,7 +78,7 @@ def test_three_experiments_on_one_page_and_compared(make_experiment, open_page, 
         page.screenshot(path=str(shots / "compare.png"))
         with page.expect_download() as download:
             page.click("[data-testid=export-csv]")
-        rows = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
+        rows = list(csv.DictReader(Path(download.value.path()).read_text(encoding="utf-8").splitlines()))
         assert sorted({r["experimentId"] for r in rows}) == sorted([first.id, second.id, running.id])
         assert len(rows) == 7
         assert page.evaluate("window.__pwned") is None
