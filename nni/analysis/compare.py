@@ -13,24 +13,63 @@ from ..metrics import metric_number
 from ..records import Trial
 from .flattening import json_safe
 
-__all__ = ["best_so_far", "flatten_config", "differences", "export_text", "EXPORT_TYPES"]
+__all__ = ["best_so_far", "pareto_front", "numeric_keys", "flatten_config", "differences", "export_text",
+           "EXPORT_TYPES"]
 
 EXPORT_TYPES = ("csv", "json")
 _MISSING = object()
 
 
 def best_so_far(trials: Iterable[Trial], mode: str, key: str = "default") -> list[list[Any]]:
-    """``[sequenceId, best value so far, trialId]`` at each trial (in sequence order) that improved
-    on every earlier one; trials without a finite final ``key`` are skipped."""
+    """``[sequenceId, best value so far, trialId of that best]`` at each trial (in sequence order) that
+    improved on every earlier one, and at the last scored trial, so the curve runs to the end; trials
+    without a finite final ``key`` are skipped."""
     better = (lambda a, b: a > b) if mode == "maximize" else (lambda a, b: a < b)
     points: list[list[Any]] = []
-    best: float | None = None
+    last: int | None = None
     for trial in sorted(trials, key=lambda t: t.sequence_id):
         value = metric_number(trial.final.value, key) if trial.final is not None else None
-        if value is not None and (best is None or better(value, best)):
-            best = value
+        if value is None:
+            continue
+        last = trial.sequence_id
+        if not points or better(value, points[-1][1]):
             points.append([trial.sequence_id, value, trial.trial_id])
+    if points and last != points[-1][0]:
+        points.append([last, points[-1][1], points[-1][2]])
     return points
+
+
+def numeric_keys(trials: Iterable[Trial]) -> list[str]:
+    """The metric keys some trial's final result has a finite number under, 'default' first."""
+    keys: dict[str, None] = {}
+    for trial in trials:
+        value = trial.final.value if trial.final is not None else None
+        for key in (value if isinstance(value, dict) else {"default": value}):
+            if key not in keys and metric_number(value, str(key)) is not None:
+                keys[str(key)] = None
+    return sorted(keys, key=lambda k: (k != "default", k))
+
+
+def pareto_front(trials: Iterable[Trial], keys: tuple[str, str], modes: tuple[str, str]) -> list[list[Any]]:
+    """The trials no other beats on both final ``keys`` (each optimized per ``modes``), as
+    ``[value of keys[0], value of keys[1], trialId, sequenceId]`` best-first on the first key."""
+    signs = tuple(1.0 if mode == "maximize" else -1.0 for mode in modes)
+    scored = []
+    for trial in trials:
+        value = trial.final.value if trial.final is not None else None
+        a, b = metric_number(value, keys[0]), metric_number(value, keys[1])
+        if a is not None and b is not None:
+            scored.append((a, b, trial))
+    # Best first on the first key (ties: best second key first); a point joins the front when it
+    # beats every earlier one on the second key.
+    scored.sort(key=lambda item: (-signs[0] * item[0], -signs[1] * item[1]))
+    front: list[list[Any]] = []
+    best_second: float | None = None
+    for a, b, trial in scored:
+        if best_second is None or signs[1] * b > best_second:
+            best_second = signs[1] * b
+            front.append([a, b, trial.trial_id, trial.sequence_id])
+    return front
 
 
 def flatten_config(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -22,7 +22,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from ..analysis import EXPORT_TYPES, best_so_far, differences, export_text
+from ..analysis import EXPORT_TYPES, best_so_far, differences, export_text, numeric_keys, pareto_front
 from ..engine.handle import ExperimentHandle
 from ..engine.view import ViewEngine
 from ..errors import StorageError
@@ -39,6 +39,7 @@ __all__ = ["StoredExperiment", "Workspace", "workspace_routes", "workspace_app_r
 MAX_COMPARED = 20
 """The most experiments one compare view or export takes."""
 _POLL_SECONDS = 0.5
+_MODES = ("maximize", "minimize")
 _SETTLED = frozenset({ExperimentStatus.DONE, ExperimentStatus.STOPPED, ExperimentStatus.ERROR, ExperimentStatus.VIEWED})
 
 
@@ -84,6 +85,8 @@ class StoredExperiment(ViewEngine):
 
     async def wait_changes(self, after: int, timeout: float) -> list[Change]:
         """Poll the database files until they change or ``timeout`` passes."""
+        if after > self.revision:  # a change id from another server, or an earlier run of this one
+            return [Change(self.revision, "reset")]
         deadline = time.monotonic() + timeout
         while True:
             if self.revision <= after:
@@ -172,6 +175,20 @@ def _chosen_ids(request: Request) -> list[str]:
     return ids
 
 
+def _front_query(request: Request) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """``front=KEY1,KEY2`` with ``frontModes=MODE1,MODE2`` (maximize unless given); None when absent."""
+    text = request.query_params.get("front")
+    if text is None:
+        return None
+    keys = text.split(",")
+    if len(keys) != 2 or not all(keys) or keys[0] == keys[1]:
+        raise HTTPException(400, f"front must name two different metric keys (front=acc,loss), got {text[:100]!r}")
+    modes = request.query_params.get("frontModes", "maximize,maximize").split(",")
+    if len(modes) != 2 or any(m not in _MODES for m in modes):
+        raise HTTPException(400, "frontModes must be two of maximize, minimize (frontModes=maximize,minimize)")
+    return (keys[0], keys[1]), (modes[0], modes[1])
+
+
 def _name_of(handle: ExperimentHandle) -> str:
     name = handle.config.experiment_name
     return name if isinstance(name, str) and name else handle.experiment_id
@@ -192,24 +209,30 @@ def workspace_routes(current: EngineGetter, url_prefix: str = "") -> tuple[list[
     async def compare(request: Request) -> Response:
         ids = _chosen_ids(request)
         key = request.query_params.get("key", "default")
+        front = _front_query(request)
         manifest = read_manifest()
         handles = {i: workspace.handle(i) for i in ids}
         authorized = is_authorized(request)
         experiments, configs, spaces = [], {}, {}
+        keys: dict[str, None] = {}
         for exp_id, handle in handles.items():
             mode = handle.optimize_mode()
-            curve = best_so_far(handle.trials.values(), mode, key)
+            trials = list(handle.trials.values())
+            keys.update(dict.fromkeys(numeric_keys(trials)))
+            curve = best_so_far(trials, mode, key)
             config = handle.config.json()
             spaces[exp_id] = config.pop("searchSpace", None) or {}
             configs[exp_id] = config if authorized else redact_secrets(config)
             experiments.append({
                 "id": exp_id, "name": _name_of(handle), "status": handle.status.value,
                 "live": _running(handle, manifest.get(exp_id, {})), "optimizeMode": mode,
-                "trialCount": len(handle.trials),
-                "succeeded": sum(t.status == TrialStatus.SUCCEEDED for t in handle.trials.values()),
+                "trialCount": len(trials), "succeeded": sum(t.status == TrialStatus.SUCCEEDED for t in trials),
                 "best": curve[-1][1] if curve else None, "curve": curve,
+                "front": None if front is None else pareto_front(trials, *front),
             })
-        return json_response({"key": key, "experiments": experiments,
+        return json_response({"key": key, "metricKeys": sorted(keys, key=lambda k: (k != "default", k)),
+                              "front": None if front is None else {"keys": front[0], "modes": front[1]},
+                              "experiments": experiments,
                               "config": differences(configs), "searchSpace": differences(spaces)})
 
     async def export(request: Request) -> Response:

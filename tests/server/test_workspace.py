@@ -178,6 +178,21 @@ def test_compare_overlays_best_so_far_and_diffs_configs_and_spaces(three):
         assert "trialConcurrency" not in paths
         space = {row["path"]: row for row in data["searchSpace"]}
         assert set(space) == {"x._value"} and space["x._value"]["values"][second.id] == [0, 2]
+        assert data["metricKeys"] == ["default", "loss"] and data["front"] is None
+
+        # Fronts of two metric keys: loss = 1 - x, so they agree when loss is minimized (one point)
+        # and every trial is a trade-off when both are maximized.
+        fronts = client.get("compare", params={"ids": ids, "front": "default,loss",
+                                                "frontModes": "maximize,minimize"}).json()
+        assert fronts["front"] == {"keys": ["default", "loss"], "modes": ["maximize", "minimize"]}
+        first_front = fronts["experiments"][0]["front"]
+        assert len(first_front) == 1 and first_front[0][0] == by_id[first.id]["best"]
+        both = client.get("compare", params={"ids": first.id, "front": "default,loss"}).json()
+        assert len(both["experiments"][0]["front"]) == 3
+        for params in ({"front": "default"}, {"front": "loss,loss"},
+                       {"front": "default,loss", "frontModes": "up,down"}):
+            refused = client.get("compare", params={"ids": first.id, **params})
+            assert refused.status_code == 400 and "front" in refused.json()["error"]
         assert client.get("compare", params={"ids": "nosuch"}).status_code == 404
         assert "at least one" in client.get("compare").json()["error"]
         assert client.get("compare", params={"ids": ",".join(f"e{i}" for i in range(21))}).status_code == 400

@@ -1,5 +1,6 @@
 """``nnictl view --all`` in headless Chromium: three real experiments on one page, the compare view
-with three curves, an export of all three, and a running one followed live through its database."""
+with three curves and three Pareto fronts, an export of all three, and a running one followed live
+through its database."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ import os, time, nni
 p = nni.get_next_parameter()
 while os.path.exists({hold!r}):
     time.sleep(0.05)
-nni.report_final_result(p["x"])
+nni.report_final_result({{"default": p["x"], "cost": p["x"]}})
 """
 PLAIN_TRIAL = """
 import nni
-nni.report_final_result(nni.get_next_parameter()["x"])
+x = nni.get_next_parameter()["x"]
+nni.report_final_result({"default": x, "cost": x})
 """
 HTML_NAME = "<b>second</b><img src=x onerror=window.__pwned=1>"
 
@@ -75,7 +77,11 @@ def test_three_experiments_on_one_page_and_compared(make_experiment, open_page, 
         assert page.locator("[data-testid=config-diff] tr[data-path=experimentName]").count() == 1
         assert page.locator("[data-testid=space-diff] tr[data-path='x._value']").count() == 1
         assert page.locator("[data-testid=compare-table] img, [data-testid=config-diff] img").count() == 0
-        page.screenshot(path=str(shots / "compare.png"))
+        # Two metric keys: their fronts (default maximized, cost minimized: every trial is a trade-off).
+        page.wait_for_selector("[data-testid=compare-front][data-state=ready][data-series='3']")
+        assert page.locator("[data-testid=panel-compare-front]").is_visible()
+        assert page.locator("[data-testid=front-key-1]").input_value() == "cost"
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
         with page.expect_download() as download:
             page.click("[data-testid=export-csv]")
         rows = list(csv.DictReader(Path(download.value.path()).read_text(encoding="utf-8").splitlines()))

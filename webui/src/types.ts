@@ -98,16 +98,21 @@ export interface ComparedExperiment {
   name: string;
   status: string;
   live: boolean;
-  optimizeMode: 'maximize' | 'minimize';
+  optimizeMode: Mode;
   trialCount: number;
   succeeded: number;
   best: number | null;
   curve: [number, number, string][];
+  front: [number, number, string, number][] | null;
 }
 
 export interface Comparison {
   key: string;
+  metricKeys: string[];
+  front: { keys: [string, string]; modes: [Mode, Mode] } | null;
   experiments: ComparedExperiment[];
   config: ConfigDifference[];
   searchSpace: ConfigDifference[];
 }
+
+export type Mode = 'maximize' | 'minimize';
