@@ -54,6 +54,7 @@ class StoredExperiment(ViewEngine):
         super().__init__(experiment_id, experiment_dir)
         self.status = self.stored_status
         self._signature = self._files_signature()
+        self._looked = time.monotonic()
 
     def _files_signature(self) -> tuple[tuple[int, int], ...]:
         db_dir = database_dir(self.experiment_dir)
@@ -67,7 +68,14 @@ class StoredExperiment(ViewEngine):
         return tuple(signature)
 
     def refresh(self) -> bool:
-        """Reload trials and profile if the database changed since the last look; whether it did."""
+        """Reload trials and profile if the database changed since the last look; whether it did.
+
+        A busy manager writes all the time: one reload per half second at most, however many requests.
+        """
+        now = time.monotonic()
+        if now - self._looked < _POLL_SECONDS:
+            return False
+        self._looked = now
         signature = self._files_signature()
         if signature == self._signature:
             return False

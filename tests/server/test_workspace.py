@@ -144,6 +144,7 @@ def test_view_all_serves_every_experiment_and_a_running_one_live(three, view_all
                               headers={"X-NNI-Token": token})
         assert refused.status_code == 403 and "read-only" in refused.json()["error"]
         assert client.get("/exp/nosuch/api/v1/webui/summary").status_code == 404
+        assert client.get("/exp/%2E%2E/api/v1/webui/summary").status_code == 404
         assert client.get(f"/exp/{first.id}/api/v1/webui/summary", headers={"Host": "evil.example"}).status_code == 421
         trial_id = rows[0]["trialId"]
         outside = client.get(f"/exp/{second.id}/api/v1/webui/trials/{trial_id}/file", params={"name": "../../db/nni.sqlite"})

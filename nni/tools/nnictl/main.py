@@ -77,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in (("resume", launch.resume, "resume a stopped or crashed experiment"),
                                 ("view", workspace.view, "open a stopped experiment read-only (--all: every one)")):
         p = _sub(sub, name, handler, text)
-        _id(p, required=name == "resume")
+        if name == "resume":
+            _id(p, required=True)
+        else:
+            p.add_argument("id", nargs="?", help="experiment id (none with --all)")
         p.add_argument("--port", "-p", type=_port, default=8080, help="port of the web portal and REST API (8080; 0: any free port)")
         p.add_argument("--experiment_dir", "-e", help="the folder holding the experiment's folder, "
                                                       "when it is not in ~/nni-experiments/.experiment")
