@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from ..analysis import EXPORT_TYPES, best_so_far, differences, export_text, numeric_keys, pareto_front
+from ..config import ExperimentConfig
 from ..engine.handle import ExperimentHandle
 from ..engine.view import ViewEngine
 from ..errors import StorageError
@@ -83,6 +84,9 @@ class StoredExperiment(ViewEngine):
         profile = self.storage.load_profile() or {}
         if profile.get("status"):
             self.stored_status = self.status = ExperimentStatus(profile["status"])
+        if profile.get("config"):  # its manager may have changed a setting (concurrency, search space)
+            self.config = ExperimentConfig.model_validate(profile["config"])
+            self.search_space = self.config.search_space or {}
         self.error = profile.get("error")
         self.end_time_ms = profile.get("end_time_ms")
         self._elapsed_ms = int(profile.get("elapsed_ms") or 0)

@@ -128,6 +128,8 @@ def test_view_all_serves_every_experiment_and_a_running_one_live(three, view_all
 
         wait_for(lambda: live()["counts"]["RUNNING"] == 1, what="the held trial to run")
         assert live()["status"] == "RUNNING"
+        running.update_trial_concurrency(3)  # a setting changed by its own manager shows here too
+        wait_for(lambda: live()["config"]["trialConcurrency"] == 3, what="the changed concurrency")
         with client.stream("GET", f"/exp/{running.id}/api/v1/webui/events") as stream:
             lines = stream.iter_lines()
             assert next(lines).startswith("retry:")
