@@ -4,6 +4,15 @@ web UI's routes only read requests and write responses."""
 
 from __future__ import annotations
 
+from .compare import (
+    EXPORT_TYPES,
+    best_so_far,
+    differences,
+    export_text,
+    flatten_config,
+    numeric_keys,
+    pareto_front,
+)
 from .downsampling import downsample
 from .flattening import category_label, flatten_parameters, json_safe
 from .importance import forest_importance, parameter_importance
@@ -11,6 +20,7 @@ from .interpolation import interpolate
 from .table import TrialTable, build_table
 
 __all__ = [
+    "EXPORT_TYPES", "best_so_far", "differences", "export_text", "flatten_config", "numeric_keys", "pareto_front",
     "downsample", "category_label", "flatten_parameters", "json_safe", "forest_importance",
     "parameter_importance", "interpolate", "TrialTable", "build_table",
 ]

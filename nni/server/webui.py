@@ -47,7 +47,7 @@ from .inputs import confined_path, json_body
 from .redact import redact_secrets
 from .serialize import json_safe
 
-__all__ = ["webui_routes", "STATIC_DIR", "EngineGetter"]
+__all__ = ["webui_routes", "STATIC_DIR", "EngineGetter", "index_response", "json_response"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 EngineGetter = Callable[[], ExperimentHandle | None]
@@ -67,6 +67,11 @@ class _JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(json_safe(content), separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    """``content`` as strict JSON (non-finite floats as their names)."""
+    return _JSON(content, status_code=status)
 
 
 def _error(status: int, message: str) -> _JSON:
@@ -491,7 +496,8 @@ class _StaticFiles(StaticFiles):
         return response
 
 
-def _index_response() -> Response:
+def index_response() -> Response:
+    """The built page (every page path serves it; the page routes itself)."""
     index = STATIC_DIR / "index.html"
     if not index.is_file():
         return PlainTextResponse("The web UI is not built: run scripts/build_webui.sh", status_code=503)
@@ -505,7 +511,7 @@ def webui_routes(engine_getter: EngineGetter, url_prefix: str = "") -> list[Base
     ui = _WebUI(engine_getter)
 
     async def index(request: Request) -> Response:
-        return _index_response()
+        return index_response()
 
     async def to_slash(request: Request) -> Response:
         return RedirectResponse(prefix + "/" + (f"?{request.url.query}" if request.url.query else ""))

@@ -17,6 +17,9 @@ export const token = pickToken();
 // The page is served at /<prefix>/ (or /<prefix>/oview ...): its folder is the API root.
 export const base = new URL('.', location.href).pathname;
 export const webui = base + 'api/v1/webui/';
+// One experiment's portal inside the workspace lives at <root>exp/ID/; the workspace's own API is at the root.
+export const root = base.replace(/exp\/[^/]+\/$/, '');
+export const rootApi = root + 'api/v1/webui/';
 
 export class ApiError extends Error {
   constructor(message: string, readonly status: number) { super(message); }
@@ -43,9 +46,20 @@ export function query(params: Record<string, string | number | boolean | undefin
   return s ? '?' + s : '';
 }
 
-export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const response = await check(await fetch(webui + path, { headers: headers(), signal }));
+export async function getJson<T>(path: string, signal?: AbortSignal, api: string = webui): Promise<T> {
+  const response = await check(await fetch(api + path, { headers: headers(), signal }));
   return await response.json() as T;
+}
+
+/** Save what the workspace API answers at `path` as a file named `name` (the token stays in a header). */
+export async function download(path: string, name: string): Promise<void> {
+  const response = await check(await fetch(rootApi + path, { headers: headers() }));
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 export async function getText(path: string): Promise<{ text: string; truncated: boolean; size: number }> {

@@ -3,6 +3,7 @@ import './style.css';
 import { onError } from './api';
 import { h, replace } from './dom';
 import { live } from './live';
+import { comparePage } from './pages/compare';
 import { experimentsPage } from './pages/experiments';
 import { overviewPage } from './pages/overview';
 import { trialsPage } from './pages/trials';
@@ -17,14 +18,19 @@ const ROUTES: Record<string, { label: string; make: () => Page }> = {
   overview: { label: 'Overview', make: overviewPage },
   trials: { label: 'Trials detail', make: trialsPage },
   experiments: { label: 'All experiments', make: experimentsPage },
+  compare: { label: 'Compare', make: comparePage },
 };
 
 // NNI's own page paths map onto ours so old bookmarks keep working.
 const LEGACY: Record<string, string> = { oview: 'overview', detail: 'trials', experiment: 'experiments' };
+// The workspace page (nnictl view --all) has no experiment of its own: only the pages across experiments.
+const workspaceOnly = location.pathname.endsWith('/workspace');
+const shownRoutes = Object.keys(ROUTES).filter((id) => !workspaceOnly || id === 'experiments' || id === 'compare');
 
 function currentRoute(): string {
   const fromHash = location.hash.replace(/^#\/?/, '').split('?')[0];
-  if (fromHash in ROUTES) return fromHash;
+  if (shownRoutes.includes(fromHash)) return fromHash;
+  if (workspaceOnly) return 'experiments';
   const last = location.pathname.split('/').filter(Boolean).pop() ?? '';
   return LEGACY[last] ?? 'overview';
 }
@@ -42,8 +48,8 @@ onError((message) => toast(message, 'error'));
 let page: Page | null = null;
 function route(): void {
   const name = currentRoute();
-  replace(nav, Object.entries(ROUTES).map(([id, r]) =>
-    h('a', { href: `#/${id}`, class: id === name ? 'active' : '', 'data-testid': `nav-${id}` }, r.label)));
+  replace(nav, shownRoutes.map((id) =>
+    h('a', { href: `#/${id}`, class: id === name ? 'active' : '', 'data-testid': `nav-${id}` }, ROUTES[id].label)));
   page?.unmount();
   content.replaceChildren();
   page = ROUTES[name].make();
@@ -63,4 +69,10 @@ live.onConnection((up) => {
 
 window.addEventListener('hashchange', route);
 route();
-live.start();
+if (workspaceOnly) {
+  liveDot.remove();
+  title.textContent = 'All experiments';
+  document.title = 'Experiments · NNI';
+} else {
+  live.start();
+}

@@ -86,3 +86,33 @@ export interface ParamTable {
   metric: number[];
   columns: ParamColumn[];
 }
+
+export interface ConfigDifference {
+  path: string;
+  values: Record<string, Json>;
+  missing: string[];
+}
+
+export interface ComparedExperiment {
+  id: string;
+  name: string;
+  status: string;
+  live: boolean;
+  optimizeMode: Mode;
+  trialCount: number;
+  succeeded: number;
+  best: number | null;
+  curve: [number, number, string][];
+  front: [number, number, string, number][] | null;
+}
+
+export interface Comparison {
+  key: string;
+  metricKeys: string[];
+  front: { keys: [string, string]; modes: [Mode, Mode] } | null;
+  experiments: ComparedExperiment[];
+  config: ConfigDifference[];
+  searchSpace: ConfigDifference[];
+}
+
+export type Mode = 'maximize' | 'minimize';

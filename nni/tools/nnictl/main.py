@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ... import __version__
 from ...errors import ConfigError, ExperimentInUseError, StorageError
 from ...experiment.launcher import check_port
-from . import algo, archive, commands, launch, platform
+from . import algo, archive, commands, launch, platform, workspace
 from .common import CliError, err_console
 
 __all__ = ["main", "build_parser"]
@@ -75,9 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     _host(p)
 
     for name, handler, text in (("resume", launch.resume, "resume a stopped or crashed experiment"),
-                                ("view", launch.view, "open a stopped experiment read-only")):
+                                ("view", workspace.view, "open a stopped experiment read-only (--all: every one)")):
         p = _sub(sub, name, handler, text)
-        _id(p, required=True)
+        if name == "resume":
+            _id(p, required=True)
+        else:
+            p.add_argument("id", nargs="?", help="experiment id (none with --all)")
         p.add_argument("--port", "-p", type=_port, default=8080, help="port of the web portal and REST API (8080; 0: any free port)")
         p.add_argument("--experiment_dir", "-e", help="the folder holding the experiment's folder, "
                                                       "when it is not in ~/nni-experiments/.experiment")
@@ -85,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         _host(p)
         if name == "resume":
             p.add_argument("--foreground", "-f", action="store_true", help="run in this shell")
+        else:
+            p.add_argument("--all", "-a", action="store_true",
+                           help="serve every experiment of the experiments folder on one port, in this shell")
 
     p = _sub(sub, "stop", launch.stop, "stop an experiment (its manager and every trial)")
     _id(p)
@@ -128,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(group, "import", commands.experiment_import, "give a running experiment's tuner earlier results")
     _id(p)
     p.add_argument("--filename", "-f", required=True, help="JSON list of {parameter, value} (or an exported CSV)")
-    p = _sub(group, "export", commands.experiment_export, "write the results of the succeeded trials")
-    _id(p)
+    p = _sub(group, "export", workspace.export, "write the results of the succeeded trials (of several: one file)")
+    p.add_argument("ids", nargs="*", help="experiment id(s); several go to one file with an experimentId column")
+    p.add_argument("--all", "-a", action="store_true", help="export every experiment of the experiments folder")
     p.add_argument("--type", "-t", required=True, choices=["json", "csv"], help="file format")
     p.add_argument("--filename", "-f", required=True, help="file to write")
     p.add_argument("--intermediate", "-i", action="store_true", help="include intermediate results")
