@@ -273,6 +273,7 @@ class ExperimentRunner:
             await server_task
         except (OSError, RuntimeError) as error:  # the experiment is stopped and stored either way
             _logger.warning("the web server of experiment %s ended with an error: %s", self.experiment_id, error)
+        app.state.workspace.close()
         engine.storage.close()
 
     # -- status and stop --------------------------------------------------------------------------

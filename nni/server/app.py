@@ -40,11 +40,12 @@ def create_app(engine: ExperimentHandle, token: str, host: str = "127.0.0.1", ur
     Every route sits behind one :class:`RequestGuard` (Host, Origin, token, body size).
     """
     prefix = "/" + url_prefix.strip("/") if url_prefix.strip("/") else ""
-    others, _ = workspace_routes(lambda: engine, prefix)
+    others, workspace = workspace_routes(lambda: engine, prefix)
     routes = [Mount(f"{prefix}/api/v1/nni", routes=rest_routes()), Mount(f"{prefix}/logs", routes=log_routes()),
               *webui_routes(lambda: engine, prefix), *others]
     app = _guarded(routes, token, host, allowed_hosts)
     app.state.engine = engine
+    app.state.workspace = workspace  # the launcher closes the other experiments' databases it opened
 
     async def _no_stop() -> None:
         return None
