@@ -28,10 +28,10 @@ class MlflowTrackerConfig(TrackerConfig):
 
     name: Literal["mlflow"] = "mlflow"
     tracking_uri: str | None = None
-    """Where runs go (``file:///path``, ``http://server:5000``); default: MLflow's own
-    (``MLFLOW_TRACKING_URI``, else ``./mlruns``)."""
+    """Where runs go (``sqlite:///path/mlflow.db``, ``http://server:5000``, ``file:///path``); default:
+    ``MLFLOW_TRACKING_URI``, else ``sqlite:///<experimentWorkingDirectory>/mlflow.db``."""
     experiment_name: str | None = None
-    """The MLflow experiment the runs go into; default: the NNI experiment's name, else its id."""
+    """The MLflow experiment the runs go into; default: the NNI experiment's name, else ``nni``."""
 
 
 class WandbTrackerConfig(TrackerConfig):
@@ -41,13 +41,15 @@ class WandbTrackerConfig(TrackerConfig):
     project: str | None = None
     """Default: the NNI experiment's name, else ``nni``."""
     entity: str | None = None
+    """The W&B user or team; default: your default entity."""
     group: str | None = None
     """Default: the NNI experiment's id."""
     mode: Literal["online", "offline", "disabled"] | None = None
     """Default: W&B's own (``WANDB_MODE``, else online)."""
     dir: Path | None = None
-    """Where W&B writes its files; default: ``<experiment folder>/wandb``."""
+    """The folder W&B writes its ``wandb/`` folder into; default: the experiment's folder."""
     tags: list[str] | None = None
+    """Tags for every trial's run."""
 
 
 class TensorboardTrackerConfig(TrackerConfig):

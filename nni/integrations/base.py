@@ -71,6 +71,13 @@ class Tracker:
     time, in order."""
 
     name: str
+    module: str
+    """Imported when the tracker is made: a missing tool is a ConfigError at start, naming its extra."""
+    package: str
+
+    def __init__(self, experiment: ExperimentInfo) -> None:
+        self.tool: Any = require(self.module, self.name, self.package)
+        self.experiment = experiment
 
     def open(self) -> None:
         """Connect and create the experiment's run or folder (first call; if it raises, the tracker is left out)."""
@@ -88,16 +95,20 @@ class Tracker:
 
 class Trackers:
     """The configured trackers behind one worker thread: each call returns at once; a tracker that
-    raises is logged and the experiment goes on (one that cannot open is left out)."""
+    raises is logged and the experiment goes on (one that cannot open is left out). Trackers open
+    before the first call is run."""
 
     def __init__(self, trackers: Sequence[Tracker]) -> None:
         self.trackers = list(trackers)
         self._broken: set[str] = set()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nni-trackers")
-        for tracker in self.trackers:
-            self._queue(tracker, "open", tracker.open)
+        self._opened = False
 
     def _queue(self, tracker: Tracker, what: str, call: Callable[[], None]) -> None:
+        if not self._opened:  # at the first call, once the manager logs to its files: their errors go there
+            self._opened = True
+            for each in self.trackers:
+                self._queue(each, "open", each.open)
         def guarded() -> None:
             if tracker.name in self._broken:
                 return

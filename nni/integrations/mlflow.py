@@ -39,17 +39,18 @@ def param_key(name: str) -> str:
 
 
 class MlflowTracker(Tracker):
-    name = "mlflow"
+    name, module, package = "mlflow", "mlflow", "mlflow-skinny"
 
     def __init__(self, options: MlflowTrackerConfig, experiment: ExperimentInfo) -> None:
-        require("mlflow", "mlflow", "mlflow-skinny")
+        super().__init__(experiment)
         self.options = options
-        self.experiment = experiment
-        working_dir = experiment.experiment_dir.parent
-        # MLflow's own default is a SQLite store, which mlflow-skinny cannot open; a file store beside
-        # the experiments can always be read with `mlflow ui --backend-store-uri`.
-        env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-        self.tracking_uri: str = options.tracking_uri or env_uri or (working_dir / "mlruns").as_uri()
+        # MLflow's own default is ./mlflow.db in whatever folder the manager runs in: beside the
+        # experiments instead, where `mlflow ui --backend-store-uri sqlite:///...` finds every run
+        default = f"sqlite:///{experiment.experiment_dir.parent / 'mlflow.db'}"
+        self.tracking_uri: str = options.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default
+        if self.tracking_uri.startswith("sqlite:"):
+            require("sqlalchemy", "mlflow", "sqlalchemy")
+            require("alembic", "mlflow", "alembic")
         self.mlflow_experiment = options.experiment_name or experiment.experiment_name or "nni"
         self._client: Any = None
         self._experiment_id = ""

@@ -15,7 +15,7 @@ from typing import Any
 from ..analysis.flattening import flatten_parameters
 from ..config.trackers import TensorboardTrackerConfig
 from ..records import Trial, TrialStatus
-from .base import ExperimentInfo, Tracker, metric_values, require, steps
+from .base import ExperimentInfo, Tracker, metric_values, steps
 
 __all__ = ["TensorboardTracker", "run_folder"]
 
@@ -26,12 +26,12 @@ def run_folder(trial: Trial) -> str:
 
 
 class TensorboardTracker(Tracker):
-    name = "tensorboard"
+    name = package = "tensorboard"
+    module = "tensorboard.summary.writer.event_file_writer"
 
     def __init__(self, options: TensorboardTrackerConfig, experiment: ExperimentInfo) -> None:
-        require("tensorboard.summary.writer.event_file_writer", "tensorboard", "tensorboard")
+        super().__init__(experiment)
         self.options = options
-        self.experiment = experiment
         self.log_dir = Path(options.log_dir or experiment.experiment_dir / "tensorboard")
 
     def open(self) -> None:

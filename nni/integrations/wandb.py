@@ -13,19 +13,19 @@ from typing import Any
 
 from ..config.trackers import WandbTrackerConfig
 from ..records import Trial, TrialStatus
-from .base import ExperimentInfo, Tracker, final_step, metric_values, require, steps
+from .base import ExperimentInfo, Tracker, final_step, metric_values, steps
 
 __all__ = ["WandbTracker"]
 
 
 class WandbTracker(Tracker):
-    name = "wandb"
+    name = module = package = "wandb"
 
     def __init__(self, options: WandbTrackerConfig, experiment: ExperimentInfo) -> None:
-        self._wandb: Any = require("wandb", "wandb", "wandb")
+        super().__init__(experiment)
         self.options = options
-        self.experiment = experiment
-        self.dir = Path(options.dir or experiment.experiment_dir / "wandb")
+        self.dir = Path(options.dir or experiment.experiment_dir)
+        """W&B writes into its ``wandb/`` folder in here."""
         self.project = options.project or experiment.experiment_name or "nni"
         self.group = options.group or experiment.experiment_id
 
@@ -33,15 +33,15 @@ class WandbTracker(Tracker):
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def log_trial(self, trial: Trial) -> None:
-        wandb = self._wandb
+        wandb = self.tool
         run = wandb.init(
             project=self.project, entity=self.options.entity, group=self.group, job_type="trial",
             name=f"trial-{trial.sequence_id}-{trial.trial_id}", id=f"{self.experiment.experiment_id}-{trial.trial_id}",
             dir=str(self.dir), mode=self.options.mode, tags=self.options.tags, config=trial.parameters,
             reinit="create_new",
             # the manager's own output and process are not the trial's: no capture, no system metrics
-            settings=wandb.Settings(console="off", quiet=True, x_disable_stats=True, x_disable_meta=True,
-                                    disable_git=True, save_code=False))
+            settings=wandb.Settings(console="off", silent=True, x_disable_stats=True, x_disable_meta=True,
+                                    disable_git=True, save_code=False, x_save_requirements=False))
         try:
             for step, record in steps(trial):
                 values = metric_values(record.value)

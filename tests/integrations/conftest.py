@@ -28,8 +28,8 @@ def tracked_experiment(make_experiment: Callable[..., Experiment]) -> Callable[.
     """Build the three-trial experiment with ``trackers`` set (a list of names or mappings)."""
 
     def build(trackers: Any, **config: Any) -> Experiment:
-        return make_experiment(TRACKED_TRIAL, search_space=SPACE, tuner="GridSearch", max_trial_number=3,
-                               trackers=trackers, **config)
+        return make_experiment(TRACKED_TRIAL, search_space=SPACE, tuner="GridSearch",
+                               **{"max_trial_number": 3, "trackers": trackers, **config})
 
     return build
 

@@ -1,4 +1,5 @@
-"""MLflow through real experiments: a real file store, read back with MLflow's own client."""
+"""MLflow through real experiments: real stores (SQLite, the default, and the file store) in tmp_path, read
+back with MLflow's own client."""
 
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ def _runs(uri: str, name: str) -> tuple[object, list[object]]:
     return client, client.search_runs([experiment.experiment_id])
 
 
-def test_one_parent_run_and_one_nested_run_per_trial(tracked_experiment, free_port, tmp_path):
-    uri = (tmp_path / "mlruns").as_uri()
+def _sqlite(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "file"])
+def test_one_parent_run_and_one_nested_run_per_trial(tracked_experiment, free_port, tmp_path, monkeypatch, store):
+    if store == "file":
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for it: its file store is frozen
+    uri = (tmp_path / "mlruns").as_uri() if store == "file" else _sqlite(tmp_path / "mlflow.db")
     experiment = tracked_experiment([{"name": "mlflow", "trackingUri": uri, "experimentName": "tracked"}])
     assert experiment.run(free_port) is True
     trial_ids = {t.trialJobId for t in experiment.list_trial_jobs()}
@@ -50,7 +58,7 @@ def test_one_parent_run_and_one_nested_run_per_trial(tracked_experiment, free_po
 
 
 def test_a_resumed_experiment_logs_into_its_parent_run(tracked_experiment, free_port, tmp_path):
-    uri = (tmp_path / "mlruns").as_uri()
+    uri = _sqlite(tmp_path / "mlflow.db")
     experiment = tracked_experiment([{"name": "mlflow", "trackingUri": uri}], max_trial_number=2,
                                     experiment_name="resumed")
     assert experiment.run(free_port) is True
@@ -73,7 +81,7 @@ def test_a_store_that_cannot_be_written_is_logged_and_the_experiment_goes_on(tra
                                                                              tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the store should be")
-    experiment = tracked_experiment([{"name": "mlflow", "trackingUri": (blocker / "mlruns").as_uri()}])
+    experiment = tracked_experiment([{"name": "mlflow", "trackingUri": _sqlite(blocker / "mlflow.db")}])
     assert experiment.run(free_port) is True
     assert experiment.get_status() == "DONE"
     assert len(experiment.list_trial_jobs()) == 3
@@ -88,6 +96,6 @@ def test_the_default_store_is_beside_the_experiments(tracked_experiment, free_po
     experiment = tracked_experiment(["mlflow"], max_trial_number=1)
     assert experiment.run(free_port) is True
     experiment.stop()
-    store = Path(experiment.config.experiment_working_directory) / "mlruns"
-    _, runs = _runs(store.as_uri(), "nni")
+    store = Path(experiment.config.experiment_working_directory) / "mlflow.db"
+    _, runs = _runs(_sqlite(store), "nni")
     assert sorted(r.data.tags["nni.role"] for r in runs) == ["experiment", "trial"]
