@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from ..analysis.flattening import flatten_parameters
@@ -65,7 +66,7 @@ class MlflowTracker(Tracker):
         if found is not None and found.lifecycle_stage == "deleted":
             client.restore_experiment(found.experiment_id)  # a deleted name cannot be created again
         self._experiment_id = found.experiment_id if found is not None else \
-            client.create_experiment(self.mlflow_experiment)
+            client.create_experiment(self.mlflow_experiment, artifact_location=self._artifact_location())
         existing = client.search_runs(
             [self._experiment_id], max_results=1,
             filter_string=f"tags.`nni.experiment_id` = '{self.experiment.experiment_id}' "
@@ -85,6 +86,13 @@ class MlflowTracker(Tracker):
             settings["tuner"] = tuner.get("name") or tuner.get("className")
         self._log(self.parent_run_id, params=settings)
         client.log_dict(self.parent_run_id, self.experiment.config, "nni/config.json")
+
+    def _artifact_location(self) -> str | None:
+        """Artifacts of a SQLite store go beside its file (MLflow's default is the current folder)."""
+        if not self.tracking_uri.startswith("sqlite:///"):
+            return None  # a server or a file store places them itself
+        database = Path(self.tracking_uri.removeprefix("sqlite:///")).expanduser()
+        return (database.parent / "mlartifacts").resolve().as_uri()
 
     def _log(self, run_id: str, params: dict[str, Any] | None = None, metrics: list[Any] | None = None) -> None:
         from mlflow.entities import Param

@@ -29,6 +29,9 @@ def test_one_parent_run_and_one_nested_run_per_trial(tracked_experiment, free_po
     if store == "file":
         monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 asks for it: its file store is frozen
     uri = (tmp_path / "mlruns").as_uri() if store == "file" else _sqlite(tmp_path / "mlflow.db")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     experiment = tracked_experiment([{"name": "mlflow", "trackingUri": uri, "experimentName": "tracked"}])
     assert experiment.run(free_port) is True
     trial_ids = {t.trialJobId for t in experiment.list_trial_jobs()}
@@ -40,6 +43,8 @@ def test_one_parent_run_and_one_nested_run_per_trial(tracked_experiment, free_po
     assert parent.data.tags["nni.experiment_id"] == experiment.id
     assert parent.info.status == "FINISHED"
     assert parent.data.params["tuner"] == "GridSearch" and parent.data.params["maxTrialNumber"] == "3"
+    assert [a.path for a in client.list_artifacts(parent.info.run_id, "nni")] == ["nni/config.json"]
+    assert list(cwd.iterdir()) == []  # nothing lands in the folder the experiment was started from
     trials = by_x([r for r in runs if r.data.tags.get("nni.role") == "trial"], lambda r: r.data.params["x"])
     assert set(trials) == {"1", "2", "3"}
     for x, run in trials.items():
