@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import queue
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,9 +18,13 @@ from ..errors import ConfigError
 from ..metrics import metric_number
 from ..records import ExperimentStatus, MetricRecord, Trial
 
-__all__ = ["ExperimentInfo", "Tracker", "Trackers", "require", "metric_values", "final_step", "steps"]
+__all__ = ["ExperimentInfo", "Tracker", "Trackers", "require", "metric_values", "final_step", "steps",
+           "CLOSE_TIMEOUT"]
 
 _logger = logging.getLogger("nni.integrations")
+
+CLOSE_TIMEOUT = 60.0
+"""Seconds a stopping manager waits for the trackers to log what is queued."""
 
 
 @dataclass(frozen=True)
@@ -96,19 +101,34 @@ class Tracker:
 class Trackers:
     """The configured trackers behind one worker thread: each call returns at once; a tracker that
     raises is logged and the experiment goes on (one that cannot open is left out). Trackers open
-    before the first call is run."""
+    before the first call is run.
 
-    def __init__(self, trackers: Sequence[Tracker]) -> None:
+    The thread is a daemon: a tool that hangs (a server that never answers) holds up neither the
+    manager's stop, past ``close``'s timeout, nor the exit of the process.
+    """
+
+    def __init__(self, trackers: Sequence[Tracker], close_timeout: float = CLOSE_TIMEOUT) -> None:
         self.trackers = list(trackers)
+        self.close_timeout = close_timeout
         self._broken: set[str] = set()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nni-trackers")
-        self._opened = False
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="nni-trackers", daemon=True)
+        self._closed = False
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            call()
 
     def _queue(self, tracker: Tracker, what: str, call: Callable[[], None]) -> None:
-        if not self._opened:  # at the first call, once the manager logs to its files: their errors go there
-            self._opened = True
+        if self._closed:
+            _logger.warning("tracker %s: %s after close is dropped", tracker.name, what)
+            return
+        if not self._thread.is_alive() and self._thread.ident is None:
+            # at the first call, once the manager logs to its files: open errors go there
+            self._thread.start()
             for each in self.trackers:
                 self._queue(each, "open", each.open)
+
         def guarded() -> None:
             if tracker.name in self._broken:
                 return
@@ -119,10 +139,8 @@ class Trackers:
                 if what == "open":
                     self._broken.add(tracker.name)
                     _logger.error("tracker %s is left out of this run", tracker.name)
-        try:
-            self._thread.submit(guarded)
-        except RuntimeError:  # closed already: nothing more is logged
-            _logger.warning("tracker %s: %s after close is dropped", tracker.name, what)
+
+        self._calls.put(guarded)
 
     def trial_finished(self, trial: Trial) -> None:
         """Log ``trial`` (a copy the engine no longer changes) with every tracker."""
@@ -134,7 +152,18 @@ class Trackers:
             self._queue(tracker, f"status {status.value}", partial(tracker.experiment_status, status))
 
     def close(self) -> None:
-        """Finish every queued call, close the trackers and end the thread (blocks: call it off the loop)."""
+        """Finish the queued calls and close the trackers, waiting up to ``close_timeout`` seconds
+        (blocks: call it off the event loop)."""
+        if self._closed:
+            return
+        if self._thread.ident is None:  # never used: nothing to open or close
+            self._closed = True
+            return
         for tracker in self.trackers:
             self._queue(tracker, "close", tracker.close)
-        self._thread.shutdown(wait=True)
+        self._closed = True
+        self._calls.put(None)
+        self._thread.join(self.close_timeout)
+        if self._thread.is_alive():
+            _logger.warning("trackers still busy after %g s: the manager stops without waiting for them",
+                            self.close_timeout)

@@ -119,3 +119,31 @@ def test_a_tool_that_fails_on_one_trial_is_logged_and_still_gets_the_next(caplog
 def test_no_trackers_means_none(tmp_path: Path) -> None:
     assert open_trackers(None, ExperimentInfo("e", tmp_path)) is None
     assert open_trackers([], ExperimentInfo("e", tmp_path)) is None
+
+
+class _Hanging(Tracker):
+    """A tool whose server never answers (until the test lets it go)."""
+
+    name = "hanging"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def log_trial(self, trial: Trial) -> None:
+        self.release.wait()
+
+
+def test_a_tool_that_hangs_holds_the_stop_only_until_the_timeout(caplog) -> None:
+    hanging = _Hanging()
+    trackers = Trackers([hanging], close_timeout=0.1)
+    trackers.trial_finished(_trial("a"))
+    with caplog.at_level(logging.WARNING, logger="nni.integrations"):
+        trackers.close()
+    assert "trackers still busy after 0.1 s: the manager stops without waiting for them" in caplog.text
+    hanging.release.set()
+
+
+def test_trackers_never_used_open_nothing() -> None:
+    recorder = _Recorder()
+    Trackers([recorder]).close()
+    assert not recorder.closed and recorder.threads == set()
