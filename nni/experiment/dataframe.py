@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 from ..analysis.flattening import flatten_parameters
 from ..engine.view import ViewEngine
 from ..server.serialize import plain_metric, plain_trial, wire_metric, wire_trial
+from ..storage.nni30 import decode_json_text
+from .rest_client import RestClient
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["stored_records", "trial_rows", "intermediate_rows", "to_dataframe", "TRIAL_COLUMNS",
+__all__ = ["Records", "running_records", "stored_records", "trial_rows", "intermediate_rows", "to_dataframe", "TRIAL_COLUMNS",
            "INTERMEDIATE_COLUMNS"]
 
 TRIAL_COLUMNS = ("trial_id", "sequence_id", "parameter_id", "status", "customized", "imported", "start_time",
@@ -30,14 +32,27 @@ INTERMEDIATE_COLUMNS = ("trial_id", "sequence_id", "parameter_id", "status", "st
 _TIME_COLUMNS = ("start_time", "end_time", "timestamp")
 
 
-def stored_records(experiment_id: str, experiment_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(trials, metrics) of a stored experiment, in the decoded REST forms a running manager gives."""
+Records = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+"""(trials, metrics, imported results) in the decoded REST forms."""
+
+
+def running_records(rest: RestClient) -> Records:
+    """What a running manager serves: trials, every metric, and the results imported into it."""
+    trials = [plain_trial(t) for t in rest.get("/trial-jobs")]
+    metrics = [plain_metric(m) for m in rest.get("/metric-data")]
+    imported = [row for batch in rest.get("/experiment/imported-data") for row in decode_json_text(batch)]
+    return trials, metrics, imported
+
+
+def stored_records(experiment_id: str, experiment_dir: Path) -> Records:
+    """The same records read from a stored experiment's database."""
     view = ViewEngine(experiment_id, experiment_dir)
     try:
         trials = sorted(view.trials.values(), key=lambda t: t.sequence_id)
         metrics = [plain_metric(wire_metric(m)) for t in trials
                    for m in [*t.intermediate, *([t.final] if t.final is not None else [])]]
-        return [plain_trial(wire_trial(t)) for t in trials], metrics
+        imported = [row for event in view.storage.experiment_events("import_data") for row in event["data"]["data"]]
+        return [plain_trial(wire_trial(t)) for t in trials], metrics, imported
     finally:
         view.storage.close()
 
@@ -60,23 +75,28 @@ def _base(item: dict[str, Any]) -> dict[str, Any]:
             "parameter_id": record.get("parameter_id"), "status": item.get("status")}
 
 
-def _params(item: dict[str, Any]) -> dict[str, Any]:
-    return {f"params.{key}": value for key, value in flatten_parameters(_record(item).get("parameters")).items()}
+def _params(parameters: Any) -> dict[str, Any]:
+    return {f"params.{key}": value for key, value in flatten_parameters(parameters).items()}
 
 
-def trial_rows(trials: Iterable[dict[str, Any]], metrics: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per trial: ids, status, flags, times, parameters and every key of its final result."""
+def trial_rows(trials: Iterable[dict[str, Any]], metrics: Iterable[dict[str, Any]],
+               imported: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per trial: ids, status, flags, times, parameters and every key of its final result;
+    then one per imported result (``imported`` true; no id, status or times: it never ran here)."""
     finals = {m["trialJobId"]: m["data"] for m in metrics if m.get("type") == "FINAL"}
     rows = []
     for item in trials:
         start, end = item.get("startTime"), item.get("endTime")
         row = {**_base(item), "customized": _record(item).get("parameter_source") == "customized",
-               "imported": bool(item.get("imported")), "start_time": start, "end_time": end,
+               "imported": False, "start_time": start, "end_time": end,
                "duration": (end - start) / 1000 if start is not None and end is not None else None,
-               "message": item.get("message"), **_params(item)}
+               "message": item.get("message"), **_params(_record(item).get("parameters"))}
         if item["trialJobId"] in finals:
             row.update(_metric_columns(finals[item["trialJobId"]]))
         rows.append(row)
+    for result in imported:
+        rows.append({"customized": False, "imported": True, **_params(result.get("parameter")),
+                     **_metric_columns(result.get("value"))})
     return rows
 
 
@@ -90,7 +110,7 @@ def intermediate_rows(trials: Iterable[dict[str, Any]], metrics: Iterable[dict[s
     for item in trials:
         for metric in sorted(by_trial.get(item["trialJobId"], []), key=lambda m: m.get("sequence") or 0):
             rows.append({**_base(item), "step": metric.get("sequence"), "timestamp": metric.get("timestamp"),
-                         **_params(item), **_metric_columns(metric["data"])})
+                         **_params(_record(item).get("parameters")), **_metric_columns(metric["data"])})
     return rows
 
 

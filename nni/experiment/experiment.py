@@ -386,7 +386,8 @@ class Experiment:
         when none runs, from the stored experiment ``self.id``.
 
         One row per trial: ``trial_id``, ``sequence_id``, ``parameter_id``, ``status``, the flags
-        ``customized`` (added by hand) and ``imported`` (brought in from another experiment),
+        ``customized`` (added by hand) and ``imported`` (a result given with ``import_data`` or a warm
+        start: a row without id, status or times),
         ``start_time``/``end_time`` (UTC datetimes), ``duration`` (seconds), ``message``, then
         ``params.<name>`` for each parameter (a nested choice ``p`` also gives ``p/key``) and
         ``metrics.<key>`` for each key of the final result (a scalar result is ``metrics.default``).
@@ -394,24 +395,23 @@ class Experiment:
         experiments. With ``intermediate=True``: one row per intermediate result instead, with ``step``
         and ``timestamp`` in place of the flags and times.
         """
-        from ..server.serialize import plain_metric, plain_trial
         from .dataframe import (
             INTERMEDIATE_COLUMNS,
             TRIAL_COLUMNS,
             intermediate_rows,
+            running_records,
             stored_records,
             to_dataframe,
             trial_rows,
         )
 
         if self._client is not None:
-            trials = [plain_trial(t) for t in self._rest().get("/trial-jobs")]
-            metrics = [plain_metric(m) for m in self._rest().get("/metric-data")]
+            trials, metrics, imported = running_records(self._rest())
         else:
-            trials, metrics = stored_records(self.id, self._stored_dir())
+            trials, metrics, imported = stored_records(self.id, self._stored_dir())
         if intermediate:
             return to_dataframe(intermediate_rows(trials, metrics), INTERMEDIATE_COLUMNS)
-        return to_dataframe(trial_rows(trials, metrics), TRIAL_COLUMNS)
+        return to_dataframe(trial_rows(trials, metrics, imported), TRIAL_COLUMNS)
 
     # -- updates ----------------------------------------------------------------------------------
 

@@ -45,6 +45,25 @@ def test_one_row_per_trial_with_parameters_every_metric_key_status_times_and_fla
         assert row.sequence_id == job.sequenceId and row.parameter_id == job.sequenceId
 
 
+def test_imported_results_are_rows_flagged_imported_running_and_stored(tracked_experiment, free_port):
+    experiment = tracked_experiment(None)
+    assert experiment.run(free_port) is True
+    experiment.import_data([{"parameter": {"x": 2, "opt": "sgd"}, "value": {"default": 0.7, "loss": 0.1}},
+                            {"parameter": {"x": 1, "opt": "sgd"}, "value": 0.5}])
+    live = experiment.export_dataframe()
+    experiment.stop()
+    stored = Experiment(None, id=experiment.id).export_dataframe()
+    for frame in (live, stored):
+        assert len(frame) == 5 and list(frame["imported"]) == [False, False, False, True, True]
+        imported = frame[frame["imported"]].to_dict("records")
+        assert [(r["params.x"], r["metrics.default"]) for r in imported] == [(2, 0.7), (1, 0.5)]
+        assert imported[0]["metrics.loss"] == 0.1 and math.isnan(imported[1]["metrics.loss"])
+        assert all(pandas.isna(r[c]) for r in imported for c in ("trial_id", "status", "start_time", "duration"))
+    pandas.testing.assert_frame_equal(stored.sort_values(["imported", "trial_id"], ignore_index=True),
+                                      live.sort_values(["imported", "trial_id"], ignore_index=True))
+    assert experiment.export_dataframe(intermediate=True)["trial_id"].notna().all()
+
+
 def test_intermediate_rows_are_one_per_reported_step(tracked_experiment, free_port):
     experiment = tracked_experiment(None)
     assert experiment.run(free_port) is True
