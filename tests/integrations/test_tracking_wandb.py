@@ -42,3 +42,17 @@ def test_mode_offline_in_the_config_and_the_default_folder(tracked_experiment, f
     (run,) = read_runs(experiment.experiment_dir)
     assert run.project == "nni" and run.group == experiment.id
     assert [h["default"] for h in run.history] == [0, 1, 2, 10]
+
+
+def test_a_dir_that_is_a_file_is_logged_and_the_experiment_goes_on(tracked_experiment, free_port, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    blocker = tmp_path / "wb-file"
+    blocker.write_text("not a folder")
+    experiment = tracked_experiment([{"name": "wandb", "dir": str(blocker)}])
+    assert experiment.run(free_port) is True
+    assert experiment.get_status() == "DONE" and len(experiment.list_trial_jobs()) == 3
+    experiment.stop()
+    log = (experiment.experiment_dir / "log" / "nnimanager.log").read_text()
+    assert "tracker wandb: open failed; the experiment goes on" in log
+    assert "tracker wandb is left out of this run" in log
