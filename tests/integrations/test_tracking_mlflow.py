@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import by_x
+from tracking_helpers import by_x
 
 mlflow_tracking = pytest.importorskip("mlflow.tracking")
 

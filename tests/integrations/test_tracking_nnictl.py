@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SPACE, TRACKED_TRIAL
+from tracking_helpers import SPACE, TRACKED_TRIAL
 
 pytest.importorskip("mlflow.tracking")
 pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")

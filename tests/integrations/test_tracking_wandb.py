@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import by_x
+from tracking_helpers import by_x
 
 pytest.importorskip("wandb")
 
