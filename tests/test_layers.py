@@ -17,7 +17,7 @@ ROOT = Path(nni.__file__).parent
 LAYERS = [
     "errors", "metrics", "typehint", "recoverable", "runtime", "trial", "utils", "tuner", "assessor",
     "search_space", "algorithms", "config", "records", "storage", "training_service", "engine", "analysis",
-    "server", "experiment", "tools",
+    "integrations", "server", "experiment", "tools",
 ]
 
 

@@ -16,6 +16,7 @@ from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration, real_path
 from .other_platforms import OTHER_PLATFORMS
 from .shared_storage import SharedStorageConfig, parse_shared_storage
+from .trackers import TrackerConfig, parse_trackers
 from .training_services import (
     SHORTCUTS,
     LocalConfig,
@@ -86,6 +87,16 @@ class ExperimentConfig(ConfigBase):
     advisor: AnyAlgorithm | None = None
     training_service: SerializeAsAny[TrainingServiceConfig] | list[SerializeAsAny[TrainingServiceConfig]] | None = None
     shared_storage: SerializeAsAny[SharedStorageConfig] | None = None
+    # -- tracking tools (docs/tracking.md) --
+    trackers: list[SerializeAsAny[TrackerConfig]] | None = None
+    """Tools that also log every finished trial: names or mappings (``[mlflow, {name: wandb, mode: offline}]``)."""
+
+    @field_validator("trackers", mode="before")
+    @classmethod
+    def _trackers(cls, value: Any) -> Any:
+        return parse_trackers(value)
+    # -- end of tracking tools --
+
     _source_file: str | None = PrivateAttr(default=None)
 
     def __init__(self, training_service: Any = None, **data: Any) -> None:

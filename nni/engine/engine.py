@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import secrets
@@ -20,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..assessor import AssessResult
 from ..config import ExperimentConfig, parse_duration
@@ -42,7 +43,7 @@ from ..training_service.base import (
 )
 from .readout import ExperimentReadout
 
-__all__ = ["Engine", "CallResult"]
+__all__ = ["Engine", "CallResult", "TrialTracker"]
 
 _logger = logging.getLogger("nni.engine")
 
@@ -74,12 +75,27 @@ class CallResult:
     no_more_trials: bool = False
 
 
+class TrialTracker(Protocol):
+    """Where finished trials and status changes are also reported (``nni.integrations.Trackers``).
+
+    Its methods must return at once and never raise: the tools behind it are not the experiment's.
+    """
+
+    def trial_finished(self, trial: Trial) -> None: ...
+
+    def experiment_status(self, status: ExperimentStatus) -> None: ...
+
+    def close(self) -> None:
+        """Flush and end (blocks: the engine calls it off the event loop)."""
+
+
 class Engine(ExperimentReadout):
     """Runs one experiment: ask the tuner, submit trials, record events, tell the tuner results."""
 
     def __init__(self, experiment_id: str, config: ExperimentConfig, experiment_dir: Path, storage: Storage,
                  training_service: TrainingService, tuner: Any, assessor: Any | None = None,
-                 on_status: Callable[[ExperimentStatus], None] | None = None) -> None:
+                 on_status: Callable[[ExperimentStatus], None] | None = None,
+                 trackers: TrialTracker | None = None) -> None:
         self.experiment_id = experiment_id
         self.config = config
         self.experiment_dir = Path(experiment_dir)
@@ -95,6 +111,7 @@ class Engine(ExperimentReadout):
         self.end_time_ms: int | None = None
         self.revision = 0
         self._on_status = on_status
+        self.trackers = trackers
         self._changes: deque[Change] = deque(maxlen=20000)
         self._changed = asyncio.Event()
         self._wake = asyncio.Event()
@@ -176,6 +193,8 @@ class Engine(ExperimentReadout):
                     await self._run_in_tuner_thread(target._on_exit)
                 except Exception:  # the experiment has ended either way; its status stays as it is
                     _logger.exception("%s._on_exit failed", type(target).__name__)
+        if self.trackers is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.trackers.close)
         self._tuner_thread.shutdown(wait=False)
 
     @property
@@ -223,6 +242,8 @@ class Engine(ExperimentReadout):
         self._changed_now("experiment")
         if self._on_status is not None:
             self._on_status(status)
+        if self.trackers is not None:
+            self.trackers.experiment_status(status)
 
     def _update_trial(self, trial: Trial, kind: str, **fields: Any) -> None:
         for key, value in fields.items():
@@ -467,6 +488,8 @@ class Engine(ExperimentReadout):
         self._update_trial(trial, "ended", status=status, end_time_ms=event.timestamp_ms or _now_ms(),
                            exit_code=event.exit_code, message=message)
         _logger.info("trial %s %s%s", trial.trial_id, status.value, f": {message}" if message else "")
+        if self.trackers is not None:
+            self.trackers.trial_finished(copy.deepcopy(trial))  # a copy: the trackers read it on their thread
         success = status == TrialStatus.SUCCEEDED and trial.trial_id not in self._withheld
         self._withheld.discard(trial.trial_id)
         self._spawn(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,

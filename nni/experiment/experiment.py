@@ -13,7 +13,7 @@ import types
 import weakref
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..assessor import Assessor
 from ..config import ExperimentConfig
@@ -28,6 +28,9 @@ from .data import TrialJob, TrialMetricData, TrialResult
 from .launcher import ExperimentRunner
 from .progress import ProgressLine, format_outcome, reopen_command
 from .rest_client import RestClient, RestError
+
+if TYPE_CHECKING:
+    import pandas
 
 __all__ = ["Experiment", "RunMode"]
 
@@ -377,6 +380,38 @@ class Experiment:
 
     def export_data(self) -> list[TrialResult]:
         return [TrialResult(r["parameter"], r["value"], r["trialJobId"]) for r in self._rest().get("/export-data")]
+
+    def export_dataframe(self, intermediate: bool = False) -> pandas.DataFrame:
+        """The trials as a pandas DataFrame (``pip install 'nni[pandas]'``), from the running manager or,
+        when none runs, from the stored experiment ``self.id``.
+
+        One row per trial: ``trial_id``, ``sequence_id``, ``parameter_id``, ``status``, the flags
+        ``customized`` (added by hand) and ``imported`` (a result given with ``import_data`` or a warm
+        start: a row without id, status or times),
+        ``start_time``/``end_time`` (UTC datetimes), ``duration`` (seconds), ``message``, then
+        ``params.<name>`` for each parameter (a nested choice ``p`` also gives ``p/key``) and
+        ``metrics.<key>`` for each key of the final result (a scalar result is ``metrics.default``).
+        Pareto-front and feasibility columns are not there yet: they come with multi-objective
+        experiments. With ``intermediate=True``: one row per intermediate result instead, with ``step``
+        and ``timestamp`` in place of the flags and times.
+        """
+        from .dataframe import (
+            INTERMEDIATE_COLUMNS,
+            TRIAL_COLUMNS,
+            intermediate_rows,
+            running_records,
+            stored_records,
+            to_dataframe,
+            trial_rows,
+        )
+
+        if self._client is not None:
+            trials, metrics, imported = running_records(self._rest())
+        else:
+            trials, metrics, imported = stored_records(self.id, self._stored_dir())
+        if intermediate:
+            return to_dataframe(intermediate_rows(trials, metrics), INTERMEDIATE_COLUMNS)
+        return to_dataframe(trial_rows(trials, metrics, imported), TRIAL_COLUMNS)
 
     # -- updates ----------------------------------------------------------------------------------
 

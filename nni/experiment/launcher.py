@@ -23,6 +23,7 @@ from ..config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
 from ..engine.engine import Engine
 from ..engine.handle import ExperimentHandle
 from ..errors import ConfigError
+from ..integrations import ExperimentInfo, open_trackers
 from ..records import ExperimentStatus
 from ..server.app import create_app
 from ..storage.manifest import update_manifest_entry
@@ -197,8 +198,10 @@ class ExperimentRunner:
         # NNI 3.0's own database is converted into ours here (its file kept as a backup).
         storage = open_storage(database_dir(self.experiment_dir))
         service = create_training_service(self.config.training_service, self.experiment_id, self.experiment_dir)
+        trackers = open_trackers(self.config.trackers, ExperimentInfo(
+            self.experiment_id, self.experiment_dir, self.config.experiment_name, self.config.json()))
         self.engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
-                             on_status=self._on_status)
+                             on_status=self._on_status, trackers=trackers)
         return self.engine
 
     def start_in_thread(self) -> None:
