@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +96,26 @@ def fit_to_space(records: list[dict[str, Any]], space: dict[str, Any]) -> tuple[
     fitted = []
     for record in records:
         parameters = parsed.restrict(record["parameter"]) if isinstance(record.get("parameter"), dict) else None
-        if parameters is not None and parsed.contains(parameters):
+        if parameters is not None and _inside(parsed, parameters):
             fitted.append({"parameter": parameters, "value": record["value"]})
     return fitted, len(records) - len(fitted)
+
+
+def _inside(space: SearchSpace, parameters: dict[str, Any]) -> bool:
+    """Whether ``parameters`` is a configuration of ``space``: encoding clamps numbers into their
+    range, so one that decodes to something else lies outside (or off its q grid, or not an integer)."""
+    try:
+        return _same(space.decode(space.encode(parameters)), parameters)
+    except ValueError:
+        return False
+
+
+def _same(decoded: Any, given: Any) -> bool:
+    if isinstance(decoded, dict) and isinstance(given, dict):
+        return decoded.keys() == given.keys() and all(_same(decoded[k], given[k]) for k in decoded)
+    if isinstance(decoded, Real) and isinstance(given, Real) and not isinstance(given, bool):
+        return math.isclose(float(decoded), float(given), rel_tol=1e-9, abs_tol=1e-12)
+    return bool(decoded == given)
 
 
 def load_warm_starts(sources: list[str], space: dict[str, Any], roots: list[Path]) -> list[WarmStart]:
