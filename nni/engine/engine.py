@@ -117,6 +117,8 @@ class Engine(ExperimentReadout):
         self._elapsed_before_ms = 0
         self._resumed_at_ms = self.start_time_ms
         self._loop_task: asyncio.Task[None] | None = None
+        self._at_start: list[dict[str, Any]] = []
+        """Parameters enqueued before :meth:`start` (``Experiment.enqueue_trial``): queued first thing."""
         self._duration_timer: asyncio.TimerHandle | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -136,6 +138,9 @@ class Engine(ExperimentReadout):
             await self._adopt_or_requeue()
         elif self.config.warm_start:
             await self._warm_start(self.config.warm_start)
+        for parameters in self._at_start:
+            self.enqueue_trial(parameters)
+        self._at_start.clear()
         self._set_status(ExperimentStatus.RUNNING)
         self._arm_duration_timer()
         self._loop_task = asyncio.ensure_future(self._schedule_loop())
@@ -590,16 +595,23 @@ class Engine(ExperimentReadout):
         return self.enqueue_trial(parameters)
 
     def enqueue_trial(self, parameters: dict[str, Any]) -> str:
-        """Queue a trial with user-chosen parameters: it runs once, before the tuner's next trials.
-
-        Callable before :meth:`start` too (the launcher's pre-start queue); a resume keeps it queued.
-        """
-        if not isinstance(parameters, dict):
-            raise ValueError(f"a customized trial needs a dict of parameters, got {short_repr(parameters, 100)}")
+        """Queue a trial with user-chosen parameters: it runs once, before the tuner's next trials
+        (a resume keeps it queued)."""
+        self._check_parameters(parameters)
         trial = self._new_trial(self._next_parameter_id, parameters, "customized")
         self._customized_queue.append(trial)
         self._wake.set()
         return trial.trial_id
+
+    def queue_at_start(self, parameters: dict[str, Any]) -> None:
+        """Enqueue ``parameters`` once :meth:`start` has restored what is stored, so they run first."""
+        self._check_parameters(parameters)
+        self._at_start.append(parameters)
+
+    @staticmethod
+    def _check_parameters(parameters: Any) -> None:
+        if not isinstance(parameters, dict):
+            raise ValueError(f"a customized trial needs a dict of parameters, got {short_repr(parameters, 100)}")
 
     def rerun_candidates(self) -> list[Trial]:
         """The failed trials whose parameters never succeeded and are not running again (``--failed``)."""

@@ -221,8 +221,9 @@ def test_an_enqueued_trial_runs_first_and_once_whatever_the_concurrency(tmp_path
 
     async def body() -> None:
         engine = make_engine(tmp_path, service, tuner, trial_concurrency=4, max_trial_number=6)
-        enqueued = engine.enqueue_trial({"x": 0.99})  # before start, as Experiment.enqueue_trial queues it
+        engine.queue_at_start({"x": 0.99})  # as the launcher passes on Experiment.enqueue_trial before start
         await engine.start()
+        (enqueued,) = [t.trial_id for t in engine.trials.values() if t.customized]
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert service.submitted[0].trial_id == enqueued
         assert [s.trial_id for s in service.submitted].count(enqueued) == 1
