@@ -630,7 +630,8 @@ class Engine(ExperimentReadout):
         """
         if self.status == ExperimentStatus.ERROR or self._stopping:
             raise ValueError(f"experiment {self.experiment_id} is {self.status.value}: nothing can run")
-        chosen = self.rerun_candidates() if trial_ids is None else [self._finished_trial(i) for i in trial_ids]
+        chosen = self.rerun_candidates() if trial_ids is None else \
+            [self._finished_trial(i) for i in dict.fromkeys(trial_ids)]
         rerun = {trial.trial_id: self._queue_again(trial, 0).trial_id for trial in chosen}
         self._resume_if_done()
         return rerun

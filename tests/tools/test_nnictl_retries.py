@@ -126,3 +126,16 @@ def test_create_with_warm_start_feeds_the_tuner_and_flags_the_rows_imported(work
     missing = nnictl("create", "--config", str(config), "--port", str(free_port()), "--warm-start", "nosuch",
                      check=False)
     assert missing.returncode == 1 and "'nosuch' is neither a result file nor a stored experiment" in missing.stderr
+
+
+def test_bad_retry_and_warm_start_settings_are_refused_naming_the_key(workspace: Workspace) -> None:
+    for name, overrides, key in (("retries", {"maxTrialRetries": -1}, "maxTrialRetries"),
+                                 ("many", {"maxTrialRetries": 101}, "maxTrialRetries"),
+                                 ("words", {"maxTrialRetries": "twice"}, "maxTrialRetries"),
+                                 ("warm", {"warmStart": [3]}, "warmStart")):
+        result = nnictl("create", "--config", str(workspace.write_config(f"{name}.yml", **overrides)), check=False)
+        assert result.returncode == 1 and key in result.stderr and "Traceback" not in result.stderr, result.stderr
+    bad = workspace.root / "bad.json"
+    bad.write_text("not json")
+    result = nnictl("create", "--config", str(workspace.config), "--warm-start", str(bad), check=False)
+    assert result.returncode == 1 and "not valid JSON" in result.stderr
