@@ -78,6 +78,10 @@ class Trial:
     """What the training service needs to find the trial again after a manager restart."""
     final: MetricRecord | None = None
     intermediate: list[MetricRecord] = field(default_factory=list)
+    retry_of: str | None = None
+    """The trial this one runs again (same parameters and parameter id): a retry or a user's rerun."""
+    attempt: int = 0
+    """0 for a first run or a rerun; n for the n-th automatic retry (``maxTrialRetries``)."""
 
     @property
     def parameters(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from .training_services import (
 )
 
 __all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
-           "check_trial_concurrency", "check_max_trial_number"]
+           "check_trial_concurrency", "check_max_trial_number", "MAX_TRIAL_RETRIES"]
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ AnyAlgorithm = AlgorithmConfig | CustomAlgorithmConfig
 MAX_TRIAL_CONCURRENCY = 10_000
 """More trials at once than any one manager can follow; a larger value is a typo (or an attack)."""
 MAX_TRIAL_NUMBER = 10_000_000
+MAX_TRIAL_RETRIES = 100
+"""A trial failing more often than this needs fixing, not retrying."""
 """Every trial is kept in memory and in the database; ten million is already far past practical."""
 
 
@@ -87,6 +89,12 @@ class ExperimentConfig(ConfigBase):
     advisor: AnyAlgorithm | None = None
     training_service: SerializeAsAny[TrainingServiceConfig] | list[SerializeAsAny[TrainingServiceConfig]] | None = None
     shared_storage: SerializeAsAny[SharedStorageConfig] | None = None
+    # retries and warm starts (docs/retries-and-warm-starts.md); None keeps NNI's canonical JSON
+    max_trial_retries: int | None = None
+    """How often a failed (or lost) trial runs again with the same parameters; None or 0: never."""
+    warm_start: list[str] | None = None
+    """Experiment ids or exported result files whose results the tuner learns from before it starts."""
+
     # -- tracking tools (docs/tracking.md) --
     trackers: list[SerializeAsAny[TrackerConfig]] | None = None
     """Tools that also log every finished trial: names or mappings (``[mlflow, {name: wandb, mode: offline}]``)."""
@@ -144,6 +152,26 @@ class ExperimentConfig(ConfigBase):
         if value is not None:
             parse_duration(value)
         return value
+
+    @field_validator("max_trial_retries")
+    @classmethod
+    def _retries(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= MAX_TRIAL_RETRIES:
+            raise ValueError(f"must be an integer from 0 to {MAX_TRIAL_RETRIES}, got {value}")
+        return value
+
+    @field_validator("warm_start", mode="before")
+    @classmethod
+    def _warm_start(cls, value: Any) -> Any:
+        """One id or file, or a list of them; an existing file is kept as its absolute path (the
+        detached manager runs in another folder)."""
+        entries = [value] if isinstance(value, (str, Path)) else value
+        if entries is None:
+            return None
+        if not isinstance(entries, list) or not all(isinstance(e, (str, Path)) and str(e).strip() for e in entries):
+            raise ValueError(f"must be a list of experiment ids or result files, got {short_repr(value, 100)}")
+        return [str(Path(e).expanduser().resolve()) if Path(e).expanduser().is_file() else str(e).strip()
+                for e in entries]
 
     @field_validator("log_level")
     @classmethod

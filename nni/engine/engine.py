@@ -42,6 +42,7 @@ from ..training_service.base import (
     TrialWaiting,
 )
 from .readout import ExperimentReadout
+from .warm_start import load_warm_starts
 
 __all__ = ["Engine", "CallResult", "TrialTracker"]
 
@@ -125,6 +126,7 @@ class Engine(ExperimentReadout):
         self._kill_status: dict[str, tuple[TrialStatus, str | None]] = {}
         self._trial_timers: dict[str, asyncio.TimerHandle] = {}
         self._customized_queue: deque[Trial] = deque()
+        """Trials that run before the tuner's next ones as slots free: customized (enqueued), retried, rerun."""
         self._notes: dict[str, list[str]] = {}
         """Per trial: warnings about its metrics, shown as its message (kept when it succeeds)."""
         self._withheld: set[str] = set()
@@ -132,6 +134,8 @@ class Engine(ExperimentReadout):
         self._elapsed_before_ms = 0
         self._resumed_at_ms = self.start_time_ms
         self._loop_task: asyncio.Task[None] | None = None
+        self._at_start: list[dict[str, Any]] = []
+        """Parameters enqueued before :meth:`start` (``Experiment.enqueue_trial``): queued first thing."""
         self._duration_timer: asyncio.TimerHandle | None = None
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -149,6 +153,11 @@ class Engine(ExperimentReadout):
         if profile is not None:
             await self._replay_results()
             await self._adopt_or_requeue()
+        elif self.config.warm_start:
+            await self._warm_start(self.config.warm_start)
+        for parameters in self._at_start:
+            self.enqueue_trial(parameters)
+        self._at_start.clear()
         self._set_status(ExperimentStatus.RUNNING)
         self._arm_duration_timer()
         self._loop_task = asyncio.ensure_future(self._schedule_loop())
@@ -304,7 +313,8 @@ class Engine(ExperimentReadout):
         return len(self._active()) - len(self._customized_queue)
 
     def _created_by_tuner(self) -> int:
-        return sum(1 for t in self.trials.values() if not t.customized)
+        """Trials counted by maxTrialNumber: the tuner's first runs (not their retries or reruns)."""
+        return sum(1 for t in self.trials.values() if not t.customized and t.retry_of is None)
 
     def _may_create(self) -> bool:
         limit = self.config.max_trial_number
@@ -362,20 +372,35 @@ class Engine(ExperimentReadout):
             if trial_id not in self.trials:
                 return trial_id
 
-    def _new_trial(self, parameter_id: int, parameters: dict[str, Any], source: str) -> Trial:
-        self._next_parameter_id = max(self._next_parameter_id, parameter_id + 1)
+    def _new_trial(self, parameter_id: int, parameters: dict[str, Any], source: str,
+                   again: Trial | None = None, attempt: int = 0) -> Trial:
+        """A new trial record; ``again`` is the trial it re-runs (same parameter id, a new sequence id)."""
+        sequence_id = max(self._next_parameter_id, parameter_id)
+        self._next_parameter_id = sequence_id + 1
         record = {"parameter_id": parameter_id, "parameter_source": source, "parameters": parameters,
                   "parameter_index": 0}
-        trial = Trial(self._new_trial_id(), sequence_id=parameter_id, parameter_id=parameter_id,
-                      parameter_record=record, customized=source == "customized", submit_time_ms=_now_ms())
+        trial = Trial(self._new_trial_id(), sequence_id=sequence_id, parameter_id=parameter_id,
+                      parameter_record=record, customized=source == "customized", submit_time_ms=_now_ms(),
+                      retry_of=None if again is None else again.trial_id, attempt=attempt)
+        trial.message = self._label(trial)
         self.trials[trial.trial_id] = trial
-        _logger.info("trial %s (#%d) created with %s parameters: %s", trial.trial_id, parameter_id, source,
-                     short_repr(parameters))
-        self.storage.append_trial_event(trial, "created", {
-            "sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
-            "customized": trial.customized, "submit_time_ms": trial.submit_time_ms, "status": trial.status})
+        _logger.info("trial %s (#%d) created with %s parameters: %s%s", trial.trial_id, sequence_id, source,
+                     short_repr(parameters), f" ({trial.message})" if trial.message else "")
+        fields = {"sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
+                  "customized": trial.customized, "submit_time_ms": trial.submit_time_ms, "status": trial.status}
+        if again is not None:
+            fields |= {"retry_of": trial.retry_of, "attempt": attempt, "message": trial.message}
+        self.storage.append_trial_event(trial, "created", fields)
         self._changed_now("trial", trial.trial_id)
         return trial
+
+    def _label(self, trial: Trial) -> str | None:
+        """What its row says about a trial that runs another one again (NNI clients read the message)."""
+        if trial.retry_of is None:
+            return None
+        if trial.attempt == 0:
+            return f"rerun of trial {trial.retry_of}"
+        return f"retry {trial.attempt} of {self.config.max_trial_retries or trial.attempt} of trial {trial.retry_of}"
 
     def _spec(self, trial: Trial) -> TrialSpec:
         return TrialSpec(
@@ -402,7 +427,8 @@ class Engine(ExperimentReadout):
             _logger.info("trial %s running on %s%s", trial.trial_id, event.host or self.service.platform,
                          f" (GPUs {','.join(map(str, event.gpus))})" if event.gpus else "")
             self._update_trial(trial, "started", status=TrialStatus.RUNNING, start_time_ms=event.timestamp_ms or _now_ms(),
-                               log_path=event.log_path, host=event.host, gpus=tuple(event.gpus), message=None,
+                               log_path=event.log_path, host=event.host, gpus=tuple(event.gpus),
+                               message=self._label(trial),
                                stdout_path=str(event.stdout_path) if event.stdout_path else None,
                                stderr_path=str(event.stderr_path) if event.stderr_path else None,
                                handle=dict(event.handle))
@@ -484,7 +510,11 @@ class Engine(ExperimentReadout):
             status = TrialStatus.FAILED
             tail = self._stderr_tail(trial)
             message = f"{message or 'failed'}: {tail}" if tail else message
-        message = "; ".join([m for m in (message, *self._notes.pop(trial.trial_id, [])) if m]) or None
+            if event.exit_code is None and not event.killed:
+                message = message or "the trial process was lost"
+        retry = self._retry_of_failed(trial) if status == TrialStatus.FAILED else None
+        message = "; ".join([m for m in (self._label(trial), message, *self._notes.pop(trial.trial_id, []),
+                                         f"retried as trial {retry.trial_id}" if retry else None) if m]) or None
         self._update_trial(trial, "ended", status=status, end_time_ms=event.timestamp_ms or _now_ms(),
                            exit_code=event.exit_code, message=message)
         _logger.info("trial %s %s%s", trial.trial_id, status.value, f": {message}" if message else "")
@@ -492,11 +522,28 @@ class Engine(ExperimentReadout):
             self.trackers.trial_finished(copy.deepcopy(trial))  # a copy: the trackers read it on their thread
         success = status == TrialStatus.SUCCEEDED and trial.trial_id not in self._withheld
         self._withheld.discard(trial.trial_id)
-        self._spawn(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
-                                               trial_job_id=trial.trial_id))
+        if retry is None:  # a retried trial's parameters are not done yet: the tuner hears of them once
+            self._spawn(self._tuner_call(self.tuner.trial_end, trial.parameter_id, success,
+                                         trial_job_id=trial.trial_id))
         if self.assessor is not None:
             self._spawn(self._tuner_call(self.assessor.trial_end, trial.trial_id, success))
         self._wake.set()
+
+    def _retry_of_failed(self, trial: Trial) -> Trial | None:
+        """A retry of a failed trial, queued, while ``maxTrialRetries`` allows; None when it ends here.
+
+        One that already reported its final result is not retried: the tuner has its one result.
+        """
+        if self._stopping or trial.final is not None or trial.attempt >= (self.config.max_trial_retries or 0):
+            return None
+        return self._queue_again(trial, trial.attempt + 1)
+
+    def _queue_again(self, trial: Trial, attempt: int) -> Trial:
+        again = self._new_trial(trial.parameter_id, trial.parameters, trial.parameter_record["parameter_source"],
+                                again=trial, attempt=attempt)
+        self._customized_queue.append(again)
+        self._wake.set()
+        return again
 
     @staticmethod
     def _stderr_tail(trial: Trial) -> str | None:
@@ -568,12 +615,57 @@ class Engine(ExperimentReadout):
 
     async def add_customized_trial(self, parameters: dict[str, Any]) -> str:
         """Queue a trial with user-chosen parameters; it runs when a slot frees."""
-        if not isinstance(parameters, dict):
-            raise ValueError("a customized trial needs a dict of parameters")
+        return self.enqueue_trial(parameters)
+
+    def enqueue_trial(self, parameters: dict[str, Any]) -> str:
+        """Queue a trial with user-chosen parameters: it runs once, before the tuner's next trials
+        (a resume keeps it queued)."""
+        self._check_parameters(parameters)
         trial = self._new_trial(self._next_parameter_id, parameters, "customized")
         self._customized_queue.append(trial)
         self._wake.set()
         return trial.trial_id
+
+    def queue_at_start(self, parameters: dict[str, Any]) -> None:
+        """Enqueue ``parameters`` once :meth:`start` has restored what is stored, so they run first."""
+        self._check_parameters(parameters)
+        self._at_start.append(parameters)
+
+    @staticmethod
+    def _check_parameters(parameters: Any) -> None:
+        if not isinstance(parameters, dict):
+            raise ValueError(f"a customized trial needs a dict of parameters, got {short_repr(parameters, 100)}")
+
+    def rerun_candidates(self) -> list[Trial]:
+        """The failed trials whose parameters never succeeded and are not running again (``--failed``)."""
+        settled = {t.parameter_id for t in self.trials.values()
+                   if t.status == TrialStatus.SUCCEEDED or t.status in _ACTIVE}
+        latest: dict[int, Trial] = {}
+        for trial in sorted(self.trials.values(), key=lambda t: t.sequence_id):
+            latest[trial.parameter_id] = trial
+        return [t for t in latest.values() if t.status == TrialStatus.FAILED and t.parameter_id not in settled]
+
+    async def rerun_trials(self, trial_ids: list[str] | None) -> dict[str, str]:
+        """Run finished trials again with their parameters and parameter ids; ``None``: every failed one
+        (see :meth:`rerun_candidates`). Returns ``{old id: new id}``; the tuner gets their results.
+
+        KeyError for an unknown id, ValueError for a trial that has not finished or an experiment in ERROR.
+        """
+        if self.status == ExperimentStatus.ERROR or self._stopping:
+            raise ValueError(f"experiment {self.experiment_id} is {self.status.value}: nothing can run")
+        chosen = self.rerun_candidates() if trial_ids is None else \
+            [self._finished_trial(i) for i in dict.fromkeys(trial_ids)]
+        rerun = {trial.trial_id: self._queue_again(trial, 0).trial_id for trial in chosen}
+        self._resume_if_done()
+        return rerun
+
+    def _finished_trial(self, trial_id: str) -> Trial:
+        trial = self.trials.get(trial_id)
+        if trial is None:
+            raise KeyError(trial_id)
+        if not trial.finished:
+            raise ValueError(f"trial {trial_id} is {trial.status.value}: only a finished trial can run again")
+        return trial
 
     def _config_event(self, field: str, value: Any) -> None:
         self.storage.append_experiment_event("config", {"field": field, "value": value})
@@ -609,7 +701,8 @@ class Engine(ExperimentReadout):
         self._resume_if_done()
 
     def _resume_if_done(self) -> None:
-        if self.status in (ExperimentStatus.DONE, ExperimentStatus.NO_MORE_TRIAL) and self._may_create():
+        if self.status in (ExperimentStatus.DONE, ExperimentStatus.NO_MORE_TRIAL, ExperimentStatus.TUNER_NO_MORE_TRIAL) \
+                and (self._may_create() or self._customized_queue):
             self._set_status(ExperimentStatus.RUNNING)
             self._wake.set()
 
@@ -618,6 +711,19 @@ class Engine(ExperimentReadout):
         clean = [d for d in data if isinstance(d, dict) and "parameter" in d and self._usable(d.get("value"))]
         self.storage.append_experiment_event("import_data", {"data": clean})
         await self._tuner_call(self.tuner.import_data, clean)
+
+    async def _warm_start(self, sources: list[str]) -> None:
+        """Give the tuner the results of earlier experiments or files, fitted to the search space; each
+        source is stored as an import (flagged with its source) so a resume gives it again."""
+        roots = [self.experiment_dir.parent, Path(self.config.experiment_working_directory).expanduser().resolve()]
+        for warm in load_warm_starts(sources, self.search_space, roots):
+            _logger.info("warm start from %s: %d result(s) fit the search space, %d skipped",
+                         warm.source, len(warm.records), warm.skipped)
+            clean = [d for d in warm.records if self._usable(d.get("value"))]
+            self.storage.append_experiment_event("import_data", {"data": clean, "source": warm.source,
+                                                                 "skipped": warm.skipped + len(warm.records) - len(clean)})
+            if clean and (await self._tuner_call(self.tuner.import_data, clean)).failed:
+                return
 
     # -- persistence and resume -------------------------------------------------------------------
 
@@ -635,7 +741,7 @@ class Engine(ExperimentReadout):
         self._resumed_at_ms = _now_ms()
         self.trials = {t.trial_id: t for t in self.storage.load_trials()}
         self._next_parameter_id = max([int(profile.get("next_parameter_id") or 0)]
-                                      + [t.parameter_id + 1 for t in self.trials.values()])
+                                      + [max(t.parameter_id, t.sequence_id) + 1 for t in self.trials.values()])
 
     async def _replay_results(self) -> None:
         """Rebuild the tuner's state from what is stored: imported data, then every final result."""
@@ -657,6 +763,9 @@ class Engine(ExperimentReadout):
                 continue
             if trial.status == TrialStatus.RUNNING:
                 self._update_trial(trial, "requeued", status=TrialStatus.WAITING, message="re-run after resume")
+            elif trial.customized or trial.retry_of is not None:
+                self._customized_queue.append(trial)  # waited for a slot: it still does, and runs once
+                continue
             await self._submit(trial)
 
     def wake(self) -> None:

@@ -140,6 +140,11 @@ class ExperimentHandle(Protocol):
 
     async def import_data(self, data: list[dict[str, Any]]) -> None: ...
 
+    async def rerun_trials(self, trial_ids: list[str] | None) -> dict[str, str]:
+        """Run finished trials again (``None``: every failed one); ``{old id: new id}``. KeyError for an
+        unknown id, ValueError for one that cannot run again."""
+        ...
+
     async def update(self, field: str, value: Any) -> None:
         """Change the setting ``field`` of :data:`UPDATABLE` (ValueError for any other name)."""
         ...

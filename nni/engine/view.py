@@ -129,3 +129,6 @@ class ViewEngine(ExperimentReadout):
 
     async def import_data(self, data: list[dict[str, Any]]) -> None:
         raise self._refuse("import data")
+
+    async def rerun_trials(self, trial_ids: list[str] | None) -> dict[str, str]:
+        raise self._refuse("rerun trials")

@@ -128,6 +128,7 @@ class Experiment:
         self._runner: ExperimentRunner | None = None
         self._client: RestClient | None = None
         self._host = "127.0.0.1"
+        self._enqueued: list[dict[str, Any]] = []
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -146,10 +147,14 @@ class Experiment:
                                   "tuner.className): a live tuner object cannot outlive this process")
             self._client = start_detached(self.id, self.config, port, host, self.url_prefix or "", debug)
             self.port, self._host = self._client.port, host
+            for parameters in self._enqueued:  # another process's engine: queued as soon as it answers
+                self._client.post("/trial-jobs", {"parameters": parameters})
+            self._enqueued.clear()
             return
         runner = ExperimentRunner(self.id, self.config, tuner=self._tuner, assessor=self._assessor, port=port,
                                   host=host, url_prefix=self.url_prefix or "", debug=debug,
-                                  console_log=run_mode == RunMode.Foreground)
+                                  console_log=run_mode == RunMode.Foreground, enqueued=self._enqueued)
+        self._enqueued = []
         runner.start_in_thread()
         self._runner, self.port, self._host = runner, runner.port, host
         self._client = RestClient(runner.port, host, self.url_prefix or "", runner.token)
@@ -265,8 +270,11 @@ class Experiment:
                 kill_unadoptable_trials(self.id, directory)
             config.experiment_working_directory = directory.resolve().parent
             runner = ExperimentRunner(self.id, config, tuner=self._tuner, assessor=self._assessor, port=port,
-                                      url_prefix=self.url_prefix or "", debug=debug, mode=mode, lock=lock)
+                                      url_prefix=self.url_prefix or "", debug=debug, mode=mode, lock=lock,
+                                      enqueued=self._enqueued if mode == "resume" else None)
             runner.start_in_thread()
+            if mode == "resume":
+                self._enqueued = []
         except BaseException:
             lock.release()
             raise
@@ -440,6 +448,20 @@ class Experiment:
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
         self._rest().post("/experiment/import-data", data)
+
+    def enqueue_trial(self, parameters: dict[str, Any]) -> str | None:
+        """Run a trial with these parameters before the tuner's next ones, exactly once.
+
+        Before ``start``/``run`` it is kept and queued as the experiment starts, ahead of the tuner's
+        first trial (None is returned: the id exists once it starts); on a running experiment the
+        new trial's id is returned.
+        """
+        if not isinstance(parameters, dict):
+            raise ValueError(f"enqueue_trial needs a dict of parameters, got {type(parameters).__name__}")
+        if self._client is None:
+            self._enqueued.append(parameters)
+            return None
+        return self._rest().post("/trial-jobs", {"parameters": parameters})["trialJobId"]
 
     @property
     def experiment_dir(self) -> Path:

@@ -134,8 +134,11 @@ class ExperimentRunner:
     def __init__(self, experiment_id: str, config: ExperimentConfig, *, tuner: Any = None, assessor: Any = None,
                  port: int = 8080, host: str = "127.0.0.1", url_prefix: str = "", debug: bool = False,
                  console_log: bool = False, token: str | None = None, mode: str = "create",
-                 lock: ExperimentLock | None = None, nonce: str | None = None) -> None:
+                 lock: ExperimentLock | None = None, nonce: str | None = None,
+                 enqueued: list[dict[str, Any]] | None = None) -> None:
         self.experiment_id = experiment_id
+        self.enqueued = list(enqueued or [])
+        """Parameters of trials to run before the tuner's (``Experiment.enqueue_trial`` before start)."""
         self.mode = mode
         """'create', 'resume' (continue the stored experiment) or 'view' (serve it read-only)."""
         self.config = config
@@ -200,9 +203,12 @@ class ExperimentRunner:
         service = create_training_service(self.config.training_service, self.experiment_id, self.experiment_dir)
         trackers = open_trackers(self.config.trackers, ExperimentInfo(
             self.experiment_id, self.experiment_dir, self.config.experiment_name, self.config.json()))
-        self.engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
-                             on_status=self._on_status, trackers=trackers)
-        return self.engine
+        engine = Engine(self.experiment_id, self.config, self.experiment_dir, storage, service, tuner, assessor,
+                        on_status=self._on_status, trackers=trackers)
+        for parameters in self.enqueued:
+            engine.queue_at_start(parameters)
+        self.engine = engine
+        return engine
 
     def start_in_thread(self) -> None:
         """Start the manager in a daemon thread of this process and wait until it runs."""

@@ -26,6 +26,7 @@ from .guard import is_authorized
 from .inputs import confined_path, json_body, parse_json_text
 from .redact import redact_secrets
 from .serialize import (
+    json_safe,
     wire_export_row,
     wire_imported_data,
     wire_manifest_entry,
@@ -153,6 +154,24 @@ async def add_trial(request: Request) -> Response:
     return JSONResponse({"trialJobId": trial_id, "sequenceId": engine.trials[trial_id].sequence_id})
 
 
+async def rerun_trials(request: Request) -> Response:
+    """Run finished trials again (an addition to NNI's API): ``{"trialJobIds": [...]}``, or
+    ``{"failed": true}`` for every failed one whose parameters never succeeded."""
+    body = await json_body(request)
+    ids = body.get("trialJobIds") if isinstance(body, dict) else None
+    failed = isinstance(body, dict) and body.get("failed") is True
+    if failed == (ids is not None) or (ids is not None and (
+            not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids))):
+        return _error(400, "give either {\"trialJobIds\": [\"id\", ...]} or {\"failed\": true}")
+    try:
+        rerun = await _engine(request).rerun_trials(None if failed else ids)
+    except KeyError as error:
+        return _error(404, f"no trial {error.args[0]!r}")
+    except ValueError as error:
+        return _error(409, str(error))
+    return JSONResponse({"rerun": [{"trialJobId": new, "rerunOf": old} for old, new in rerun.items()]})
+
+
 _METRIC_TYPES = ("PERIODICAL", "FINAL")
 
 
@@ -237,6 +256,17 @@ async def imported_data(request: Request) -> Response:
     return JSONResponse(wire_imported_data([event["data"]["data"] for event in events]))
 
 
+async def imported_results(request: Request) -> Response:
+    """Every imported result with where it came from (an addition to NNI's API): the rows a warm
+    start or ``import-data`` gave the tuner, each flagged ``imported`` for the web UI."""
+    rows = []
+    for event in _engine(request).storage.experiment_events("import_data"):
+        source = event["data"].get("source") or "import-data"
+        rows += [{"parameter": json_safe(r["parameter"]), "value": json_safe(r["value"]), "source": source,
+                  "imported": True, "timestamp": event["timestamp"]} for r in event["data"]["data"]]
+    return JSONResponse(rows)
+
+
 async def log_file(request: Request) -> Response:
     """A file of the experiment's ``log`` folder (NNI serves ``/logs/*`` from it); nothing outside it."""
     name = request.path_params["path"]
@@ -267,9 +297,11 @@ def rest_routes() -> list[Route]:
         Route("/experiment", delete_experiment, methods=["DELETE"]),
         Route("/experiment/import-data", import_data, methods=["POST"]),
         Route("/experiment/imported-data", imported_data),
+        Route("/experiment/imported-results", imported_results),
         Route("/job-statistics", job_statistics),
         Route("/trial-jobs", list_trials, methods=["GET"]),
         Route("/trial-jobs", add_trial, methods=["POST"]),
+        Route("/trial-jobs/rerun", rerun_trials, methods=["POST"]),
         Route("/trial-jobs/{trial_id}", get_trial, methods=["GET"]),
         Route("/trial-jobs/{trial_id}", kill_trial, methods=["DELETE"]),
         Route("/metric-data", metric_data),

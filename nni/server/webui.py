@@ -472,6 +472,19 @@ class _WebUI:
             return _error(400, str(error))
         return _JSON({"ok": True, "trialId": trial_id})
 
+    async def rerun_trial(self, request: Request) -> Response:
+        """Run one finished trial again (``trials/failed/rerun``: every failed one); the tuner gets the results."""
+        trial_id = request.path_params["trial_id"]
+        try:
+            rerun = await self.engine().rerun_trials(None if trial_id == "failed" else [trial_id])
+        except PermissionError as error:
+            return _error(403, str(error))
+        except KeyError:
+            return _error(404, f"no trial {trial_id!r}")
+        except ValueError as error:
+            return _error(409, str(error))
+        return _JSON({"ok": True, "rerun": [{"trialId": new, "rerunOf": old} for old, new in rerun.items()]})
+
     async def add_trial(self, request: Request) -> Response:
         engine = self.engine()
         body = await json_body(request)
@@ -526,6 +539,7 @@ def webui_routes(engine_getter: EngineGetter, url_prefix: str = "") -> list[Base
         Route(api + "/trials/{trial_id}", ui.trial),
         Route(api + "/trials/{trial_id}/file", ui.trial_file),
         Route(api + "/trials/{trial_id}/kill", ui.kill_trial, methods=["POST"]),
+        Route(api + "/trials/{trial_id}/rerun", ui.rerun_trial, methods=["POST"]),
         Route(api + "/experiment", ui.update_experiment, methods=["POST"]),
         Route(api + "/logs", ui.logs),
         Route(api + "/logs/file", ui.log_file),

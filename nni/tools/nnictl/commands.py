@@ -16,6 +16,7 @@ import yaml
 
 from ...config import parse_duration
 from ...engine.handle import setting_named
+from ...engine.warm_start import read_result_file
 from ...experiment.detach import manager_alive, stop_experiment
 from ...metrics import metric_default
 from ...search_space import validate_search_space
@@ -191,33 +192,9 @@ def experiment_delete(args: argparse.Namespace) -> int:
 
 def _read_import(path: Path) -> list[dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        fail(f"{path}: cannot read: {error.strerror}")
-    if path.suffix.lower() == ".csv":
-        rows = []
-        for line, record in enumerate(csv.DictReader(text.splitlines()), start=2):
-            value = record.pop("value", None) or record.pop("reward", None)
-            record.pop("trialJobId", None)
-            record.pop("status", None)
-            if value is None:
-                fail(f"{path}: line {line}: no 'value' column")
-            rows.append({"parameter": {k: _cell(v) for k, v in record.items()}, "value": _cell(value)})
-        return rows
-    try:
-        data = json.loads(text)
+        return read_result_file(path)
     except ValueError as error:
-        fail(f"{path}: not valid JSON: {error}")
-    if not isinstance(data, list) or not all(isinstance(d, dict) and "parameter" in d and "value" in d for d in data):
-        fail(f"{path}: must hold a JSON list of {{\"parameter\": {{...}}, \"value\": ...}}")
-    return [{"parameter": d["parameter"], "value": d["value"]} for d in data]
-
-
-def _cell(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+        fail(str(error))
 
 
 def experiment_import(args: argparse.Namespace) -> int:

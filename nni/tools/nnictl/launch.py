@@ -17,6 +17,7 @@ from ...experiment.launcher import experiment_dir_of, find_experiment_dir
 from ...storage.manifest import read_manifest
 from ...storage.sqlite import database_dir
 from .common import console, effective_status, entry_of, fail, running_ids
+from .trials import add_warm_starts
 
 __all__ = ["create", "resume", "view", "stop"]
 
@@ -84,6 +85,7 @@ def create(args: argparse.Namespace) -> int:
         config.validate()
     except ConfigError as error:
         fail(str(error))
+    add_warm_starts(config, getattr(args, "warm_start", None))
     experiment_id = args.id or _new_id(config)
     if args.id and (args.id in read_manifest() or experiment_dir_of(config, args.id).exists()):
         fail(f"experiment {args.id} already exists; resume it with: nnictl resume {args.id}")

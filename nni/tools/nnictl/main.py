@@ -9,7 +9,7 @@ from collections.abc import Callable
 from ... import __version__
 from ...errors import ConfigError, ExperimentInUseError, StorageError
 from ...experiment.launcher import check_port
-from . import algo, archive, commands, launch, platform, workspace
+from . import algo, archive, commands, launch, platform, trials, workspace
 from .common import CliError, err_console
 
 __all__ = ["main", "build_parser"]
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url_prefix", "-u", help="serve under this path prefix")
     p.add_argument("--foreground", "-f", action="store_true", help="run in this shell, logging to the console")
     p.add_argument("--id", help="use this experiment id instead of a random one")
+    p.add_argument("--warm-start", dest="warm_start", action="append", metavar="ID_OR_FILE",
+                   help="learn from an earlier experiment's results (or an exported file) first; repeat for more")
     _host(p)
 
     for name, handler, text in (("resume", launch.resume, "resume a stopped or crashed experiment"),
@@ -110,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--value", "-v", required=True, help=f"the new value, e.g. {example}")
         p.set_defaults(target=name)
 
-    group = _group(sub, "trial", "list or kill trials")
+    group = _group(sub, "trial", "list, kill, rerun or enqueue trials")
     p = _sub(group, "ls", commands.trial_ls, "list the trials (best first with --head/--tail)")
     _id(p)
     _head_tail(p)
@@ -118,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(group, "kill", commands.trial_kill, "kill one trial")
     _id(p)
     p.add_argument("--trial_id", "-T", required=True, help="id of the trial to kill")
+    p = _sub(group, "rerun", trials.trial_rerun, "run finished trials again with their parameters (the tuner gets the results)")
+    _id(p)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--failed", action="store_true", help="every failed trial whose parameters never succeeded")
+    which.add_argument("--trial_id", "-T", action="append", help="a trial to run again (repeat for more)")
+    p = _sub(group, "enqueue", trials.trial_enqueue, "run a trial with these parameters next, exactly once")
+    _id(p)
+    p.add_argument("--params", "-p", required=True, help='the parameters as a JSON object, e.g. \'{"lr": 0.1}\'')
 
     group = _group(sub, "experiment", "show, list, delete, import and export experiments")
     p = _sub(group, "show", commands.experiment_show, "print the experiment's profile")

@@ -368,6 +368,7 @@ export function trialsPage(): Page {
       h('button', { 'data-testid': 'compare-button', disabled: selected.size < 2, onclick: () => compareDialog([...selected.values()], metricKey) },
         `Compare${selected.size ? ` (${selected.size})` : ''}`),
       selected.size ? h('button', { onclick: () => { selected.clear(); renderTools(); renderTable(); } }, 'Clear selection') : null,
+      h('button', { 'data-testid': 'rerun-failed', title: 'run every failed trial again', onclick: () => rerun('failed') }, 'Rerun failed'),
       select([['20', '20 / page'], ['50', '50 / page'], ['100', '100 / page']], String(limit),
         (v) => { limit = Number(v); offset = 0; loadTable.request(); }, { 'data-testid': 'page-size' }));
   }
@@ -384,6 +385,18 @@ export function trialsPage(): Page {
         } catch (error) { reportError(error); }
       } }, 'Kill'),
     ], 'kill-dialog');
+  }
+
+  // Runs again with the same parameters and parameter id; the tuner gets the new result.
+  async function rerun(trialId: string): Promise<void> {
+    try {
+      const answer = await postJson<{ rerun: { trialId: string; rerunOf: string }[] }>(
+        `trials/${encodeURIComponent(trialId)}/rerun`, {});
+      toast(answer.rerun.length
+        ? answer.rerun.map((r) => `Trial ${r.rerunOf} runs again as ${r.trialId}`).join('; ')
+        : 'No failed trial to run again');
+      loadTable.request();
+    } catch (error) { reportError(error); }
   }
 
   function renderTable(): void {
@@ -413,7 +426,9 @@ export function trialsPage(): Page {
           h('button', { class: 'small', 'data-action': 'detail', onclick: () => toggle(row.trialId) }, open ? 'Hide' : 'Detail'),
           h('button', { class: 'small', 'data-action': 'customize', onclick: () => customizeDialog(row) }, 'Customize'),
           row.status === 'RUNNING' || row.status === 'WAITING'
-            ? h('button', { class: 'small danger', 'data-action': 'kill', onclick: () => kill(row) }, 'Kill') : null)));
+            ? h('button', { class: 'small danger', 'data-action': 'kill', onclick: () => kill(row) }, 'Kill')
+            : h('button', { class: 'small', 'data-action': 'rerun', title: 'run again with the same parameters',
+              onclick: () => rerun(row.trialId) }, 'Rerun'))));
       body.appendChild(tr);
       if (open) {
         if (!expandedPanel) expandedPanel = trialPanel(row.trialId);
