@@ -10,6 +10,7 @@ from typing import Any
 
 from ..metrics import metric_default
 from ..records import Trial
+from ..storage.base import Storage
 from .handle import setting_named
 
 __all__ = ["ExperimentReadout", "describe_object"]
@@ -49,6 +50,7 @@ class ExperimentReadout:
     config: Any
     tuner: Any
     trials: dict[str, Trial]
+    storage: Storage
     revision: int
     start_time_ms: int
     end_time_ms: int | None
@@ -121,6 +123,15 @@ class ExperimentReadout:
             return None
         pick = max if self.optimize_mode() == "maximize" else min
         return pick(scored, key=lambda item: item[0])[1]
+
+    def imported_results(self) -> list[dict[str, Any]]:
+        """Every result given to the tuner by ``import-data`` or a warm start, with its source."""
+        rows = []
+        for event in self.storage.experiment_events("import_data"):
+            source = event["data"].get("source") or "import-data"
+            rows += [{"parameter": r["parameter"], "value": r["value"], "source": source, "imported": True,
+                      "timestamp": event["timestamp"]} for r in event["data"]["data"]]
+        return rows
 
     def profile(self) -> dict[str, Any]:
         """NNI's experiment profile."""

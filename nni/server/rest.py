@@ -259,12 +259,7 @@ async def imported_data(request: Request) -> Response:
 async def imported_results(request: Request) -> Response:
     """Every imported result with where it came from (an addition to NNI's API): the rows a warm
     start or ``import-data`` gave the tuner, each flagged ``imported`` for the web UI."""
-    rows = []
-    for event in _engine(request).storage.experiment_events("import_data"):
-        source = event["data"].get("source") or "import-data"
-        rows += [{"parameter": json_safe(r["parameter"]), "value": json_safe(r["value"]), "source": source,
-                  "imported": True, "timestamp": event["timestamp"]} for r in event["data"]["data"]]
-    return JSONResponse(rows)
+    return JSONResponse(json_safe(_engine(request).imported_results()))
 
 
 async def log_file(request: Request) -> Response:

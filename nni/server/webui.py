@@ -175,6 +175,12 @@ class _WebUI:
 
     # ----- reads -------------------------------------------------------------------------------
 
+    async def imported(self, request: Request) -> Response:
+        """The results imported into the tuner (``import-data``, warm starts): the newest ``limit``."""
+        limit = _int_query(request, "limit", _PAGE_LIMIT, 1, _PAGE_LIMIT)
+        rows = await run_in_threadpool(self.engine().imported_results)
+        return _JSON({"total": len(rows), "rows": rows[-limit:]})
+
     async def summary(self, request: Request) -> Response:
         engine = self.engine()
         frame = await self.frame()
@@ -541,6 +547,7 @@ def webui_routes(engine_getter: EngineGetter, url_prefix: str = "") -> list[Base
         Route(api + "/trials/{trial_id}/kill", ui.kill_trial, methods=["POST"]),
         Route(api + "/trials/{trial_id}/rerun", ui.rerun_trial, methods=["POST"]),
         Route(api + "/experiment", ui.update_experiment, methods=["POST"]),
+        Route(api + "/imported", ui.imported),
         Route(api + "/logs", ui.logs),
         Route(api + "/logs/file", ui.log_file),
         Route(api + "/charts/metric", ui.chart_metric),

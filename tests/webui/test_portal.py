@@ -271,3 +271,24 @@ def test_experiments_page_odd_metrics_and_no_token(make_experiment, open_page, s
     assert re.search("token", toast.text_content())
     assert second.get_experiment_profile()["params"]["trialConcurrency"] == before
     guard.check()
+
+
+def test_imported_results_are_listed_apart_and_flagged(make_experiment, open_page, tmp_path: Path):
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    experiment = make_experiment(HOLD_TRIAL.format(hold=str(hold), key="k"), search_space=SPACE,
+                                 trial_concurrency=1, max_trial_number=1)
+    experiment.start(free_port())
+    experiment.import_data([{"parameter": {"x": 0.25, "lr": 0.01, "opt": HTML_CHOICE}, "value": 0.5},
+                            {"parameter": {"x": 0.75, "lr": 0.001, "opt": "sgd"}, "value": {"default": 0.9}}])
+    page, guard = open_page()
+    page.goto(portal_url(experiment))
+    page.wait_for_selector("[data-testid=imported-table]")
+    assert page.locator("[data-testid=imported-count]").text_content() == "2 imported results"
+    rows = page.locator("[data-testid=imported-table] tbody tr")
+    assert rows.count() == 2 and "import-data" in rows.nth(0).text_content()
+    assert HTML_CHOICE in rows.nth(0).text_content() and rows.locator("i").count() == 0  # text, never HTML
+    assert not guard.errors
+    page.goto("about:blank")  # leave before the stop cuts the page's live-update stream
+    hold.unlink()
+    experiment.stop()

@@ -19,6 +19,14 @@ export interface Summary {
   serverTime: number;
 }
 
+export interface ImportedRow {
+  parameter: Json;
+  value: Json;
+  source: string;
+  imported: true;
+  timestamp: number;
+}
+
 export interface TrialRow {
   trialId: string;
   sequenceId: number;

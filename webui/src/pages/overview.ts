@@ -6,7 +6,7 @@ import { h, replace, select } from '../dom';
 import { formatDuration, formatNumber, formatTime, formatValue, parseDuration, pretty } from '../format';
 import { live } from '../live';
 import type { Page } from '../main';
-import type { Json, ParamTable, Summary } from '../types';
+import type { ImportedRow, Json, ParamTable, Summary } from '../types';
 import { badge, card, emptyNote, field, pre, tabs, throttle, toast } from '../ui';
 
 function text(value: Json | undefined): string {
@@ -106,6 +106,24 @@ export function overviewPage(): Page {
       pre(log.text || '(empty)', 'log-text'));
   });
   const topLater = throttle(() => loadTop.request(), 2000);
+  // Results the tuner learned from without running them (import-data, warm starts): shown apart,
+  // flagged as imported, so they are never mistaken for trials of this experiment.
+  const importedBox = h('div');
+  const importedCard = card('Imported results', { 'data-testid': 'panel-imported' }, importedBox);
+  importedCard.hidden = true;
+  const loadImported = new SingleFlight(async () => {
+    const data = await getJson<{ total: number; rows: ImportedRow[] }>('imported' + query({ limit: 100 }));
+    importedCard.hidden = data.total === 0;
+    if (!data.total) return;
+    replace(importedBox,
+      h('div', { class: 'hint', 'data-testid': 'imported-count' },
+        `${data.total} imported result${data.total === 1 ? '' : 's'}${data.total > data.rows.length ? ` (the newest ${data.rows.length} shown)` : ''}`),
+      h('table', { class: 'table', 'data-testid': 'imported-table' },
+        h('thead', null, h('tr', null, h('th', null, 'Source'), h('th', null, 'Value'), h('th', null, 'Parameters'))),
+        h('tbody', null, data.rows.map((r) => h('tr', { class: 'imported' },
+          h('td', { class: 'mono' }, h('span', { class: 'badge' }, 'imported'), ' ', r.source),
+          h('td', null, formatValue(r.value)), h('td', { class: 'mono' }, JSON.stringify(r.parameter)))))));
+  });
 
   function drawTop(data: ParamTable): void {
     const m = mode ?? summary?.optimizeMode ?? 'maximize';
@@ -237,6 +255,7 @@ export function overviewPage(): Page {
           card('Trials', { class: 'card wide', 'data-testid': 'panel-trials' }, trialsBox),
           card('Limits', { 'data-testid': 'panel-limits' }, editors)),
         card('Top trials', { 'data-testid': 'panel-top' }, topControls, topChart, topTable),
+        importedCard,
         h('div', { class: 'row' },
           card('Configuration', { class: 'card half', 'data-testid': 'panel-config' },
             tabs([{ id: 'config', label: 'Config' }, { id: 'space', label: 'Search space' }], configTab,
@@ -249,6 +268,7 @@ export function overviewPage(): Page {
         if (first) loadTop.request(); else topLater();
       });
       loadLogs.request();
+      loadImported.request();
     },
     unmount() {
       unsub?.();
