@@ -164,7 +164,7 @@ def test_function_trials_run_on_ray(in_ray_netns: str, tmp_path: Path) -> None:
         await service.stop()
 
     run(main(), timeout=240)
-    assert events.end("ok").exit_code == 0
+    assert events.end("ok").exit_code == 0, _read(tmp_path, "ok", "stderr")
     assert [m["value"] for m in events.metrics("ok") if m["type"] == "FINAL"] == [3]
     assert [m["value"] for m in events.metrics("ok") if m["type"] == "PERIODICAL"] == [0, 3, 6]
     assert events.end("raises").exit_code == 1
