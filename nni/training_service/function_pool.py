@@ -48,7 +48,7 @@ class FunctionTrial:
 @dataclass
 class _Server:
     process: asyncio.subprocess.Process
-    starting: dict[str, asyncio.Future[int]] = field(default_factory=dict)
+    starting: dict[str, tuple[Path, asyncio.Future[FunctionTrial]]] = field(default_factory=dict)
     running: dict[str, FunctionTrial] = field(default_factory=dict)
     alive: bool = True
 
@@ -65,21 +65,18 @@ class FunctionPool:
                     trial_dir: Path) -> FunctionTrial:
         """Fork the trial from the function's server (started or replaced first if need be)."""
         server = await self._server(reference, code_dir, env)
-        started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        server.starting[trial_id] = started
+        started: asyncio.Future[FunctionTrial] = asyncio.get_running_loop().create_future()
+        server.starting[trial_id] = (trial_dir, started)
         request = {"run": {"trial_id": trial_id, "trial_dir": str(trial_dir), "env": env}}
         assert server.process.stdin is not None
         try:
             server.process.stdin.write((json.dumps(request) + "\n").encode())
             await server.process.stdin.drain()
-            pid = await started
+            return await started
         except (ConnectionError, OSError) as error:
             raise FunctionPoolError(f"the function server ended before forking the trial: {error}") from None
         finally:
             server.starting.pop(trial_id, None)
-        trial = FunctionTrial(trial_id, trial_dir, pid, asyncio.get_running_loop().create_future())
-        server.running[trial_id] = trial
-        return trial
 
     async def _server(self, reference: str, code_dir: Path, env: dict[str, str]) -> _Server:
         key = (reference, str(code_dir))
@@ -115,19 +112,24 @@ class FunctionPool:
                 break
             message = json.loads(line)
             if "started" in message:
-                future = server.starting.get(message["started"])
-                if future is not None and not future.done():
-                    future.set_result(int(message["pid"]))
+                trial_id = message["started"]
+                trial_dir, future = server.starting.get(trial_id, (None, None))
+                if trial_dir is not None and future is not None and not future.done():
+                    # known before start() resumes: the "exited" of a quick trial may be the very next line
+                    trial = FunctionTrial(trial_id, trial_dir, int(message["pid"]),
+                                          asyncio.get_running_loop().create_future())
+                    server.running[trial_id] = trial
+                    future.set_result(trial)
             elif "exited" in message:
-                trial = server.running.pop(message["exited"], None)
-                if trial is not None and not trial.ended.done():
-                    trial.ended.set_result(int(message["code"]))
+                ended = server.running.pop(message["exited"], None)
+                if ended is not None and not ended.ended.done():
+                    ended.ended.set_result(int(message["code"]))
         server.alive = False
         code = await server.process.wait()
         if server.starting or server.running:
             _logger.warning("function server %d ended (status %s) with trials running; following them by pid",
                             server.process.pid, code)
-        for future in server.starting.values():
+        for _, future in server.starting.values():
             if not future.done():
                 future.set_exception(ConnectionError(f"exit status {code}, see {self.log_path}"))
         for trial in list(server.running.values()):

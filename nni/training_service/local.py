@@ -153,9 +153,10 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
                 self._metric(running, record)
 
     async def _poll_metrics(self, running: _Running) -> None:
+        # sleep first: a trial just started has reported nothing yet, and its end drains the file anyway
         while True:
-            self._drain(running)
             await asyncio.sleep(_POLL_SECONDS)
+            self._drain(running)
 
     def _release(self, run: _Running) -> None:
         self._drain(run)
