@@ -1,7 +1,7 @@
 """Warm fork servers that start function trials in a fork instead of a fresh interpreter.
 
-One server (:mod:`nni.runtime.function_worker` ``--serve``) runs per function and code folder; it has
-imported nni and the function's module once and forks one child per trial, in its own session with its
+One server (:mod:`nni.runtime.function_worker` ``--serve``) runs per function and code folder, with
+this process's module path; it has imported nni and the function's module once and forks one child per trial, in its own session with its
 own stdout/stderr files. A crash, a leak or ``os._exit`` in the function ends only that child; a server
 that dies itself is replaced at the next trial, and the trials it had forked are followed by pid until
 they end (their exit status is in their folder), so nothing is lost with it.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class FunctionPool:
             return server
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         server_env = {k: v for k, v in env.items() if not k.startswith("NNI_")}
+        # the server imports what this process can (a folder put on sys.path by the user's script);
+        # its forks inherit that, while the trials' own environment stays that of a command trial
+        path = [os.path.abspath(p or os.curdir) for p in sys.path]
+        server_env["PYTHONPATH"] = os.pathsep.join([*filter(None, [env.get("PYTHONPATH")]), *path])
         with open(self.log_path, "ab") as log:
             try:
                 process = await asyncio.create_subprocess_exec(

@@ -50,6 +50,17 @@ def test_run_function_reports_intermediates_and_the_return_value(tmp_path: Path,
         experiment.stop()
 
 
+def test_a_function_this_process_imports_runs_outside_its_folder(tmp_path: Path, free_port: int) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    experiment = _experiment(tmp_path, max_trial_number=2, trial_code_directory=elsewhere)
+    try:
+        assert experiment.run_function(trial_functions.as_dict, free_port) is True
+        assert [t.status for t in experiment.list_trial_jobs()] == ["SUCCEEDED", "SUCCEEDED"]
+    finally:
+        experiment.stop()
+
+
 def test_a_failing_function_fails_its_trial_with_the_traceback(tmp_path: Path, free_port: int) -> None:
     experiment = _experiment(tmp_path, max_trial_number=2, trial_function=trial_functions.raises)
     try:
