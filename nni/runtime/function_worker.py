@@ -9,7 +9,8 @@ itself. The local service recognises the command (:func:`function_of`) and inste
 ``--serve REF``, which has imported nni and the function's module once: each trial is still its own
 process (own session, own stdout/stderr files), but starting one costs a fork, not an interpreter.
 
-The server reads one JSON request a line on stdin, ``{"run": {"trial_id", "trial_dir", "env"}}``, and
+The server reads one JSON request a line on stdin, ``{"run": {"trial_id", "trial_dir", "env", "unset"}}``
+(the variables to set and to remove, from the server's own environment), and
 writes one JSON object a line on stdout: ``{"started": id, "pid": n}`` after the fork and
 ``{"exited": id, "code": c}`` once the child ended (negative for a signal), having left the exit status
 in the trial's ``.nni/exitcode`` as the shell wrapper of a command trial would. End of stdin ends the
@@ -155,8 +156,9 @@ def _child(request: dict[str, Any], reference: str, code_dir: str, function: Cal
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         trial_dir = request["trial_dir"]
-        os.environ.clear()
         os.environ.update(request["env"])
+        for name in request.get("unset", ()):
+            os.environ.pop(name, None)
         os.chdir(code_dir)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)

@@ -49,6 +49,7 @@ class FunctionTrial:
 @dataclass
 class _Server:
     process: asyncio.subprocess.Process
+    env: dict[str, str]
     starting: dict[str, tuple[Path, asyncio.Future[FunctionTrial]]] = field(default_factory=dict)
     running: dict[str, FunctionTrial] = field(default_factory=dict)
     alive: bool = True
@@ -68,7 +69,10 @@ class FunctionPool:
         server = await self._server(reference, code_dir, env)
         started: asyncio.Future[FunctionTrial] = asyncio.get_running_loop().create_future()
         server.starting[trial_id] = (trial_dir, started)
-        request = {"run": {"trial_id": trial_id, "trial_dir": str(trial_dir), "env": env}}
+        # only what differs from the server's own environment travels: the whole of it would be most of the line
+        changed = {k: v for k, v in env.items() if server.env.get(k) != v or k == "PYTHONPATH"}
+        unset = [k for k in server.env if k not in env]
+        request = {"run": {"trial_id": trial_id, "trial_dir": str(trial_dir), "env": changed, "unset": unset}}
         assert server.process.stdin is not None
         try:
             server.process.stdin.write((json.dumps(request) + "\n").encode())
@@ -98,7 +102,7 @@ class FunctionPool:
                     start_new_session=True)
             except OSError as error:
                 raise FunctionPoolError(f"could not start the function server: {error}") from None
-        server = _Server(process)
+        server = _Server(process, server_env)
         self._servers[key] = server
         self._track(self._read(server))
         return server

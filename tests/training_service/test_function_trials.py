@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import uuid
@@ -65,6 +66,27 @@ def test_results_output_and_failures_of_function_trials(tmp_path: Path) -> None:
     assert (tmp_path / "trials" / "exit" / ".nni" / "exitcode").read_text().strip() == "7"
     assert events.end("json").exit_code == 1 and "must be JSON-serialisable" in _read(tmp_path, "json", "stderr")
     assert finals["raises"] == finals["exit"] == finals["json"] == []
+
+
+def test_each_fork_gets_its_own_trials_environment(tmp_path: Path) -> None:
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+    marked = _spec(tmp_path, "marked", "environment")
+    marked = dataclasses.replace(marked, env={**marked.env, "NNI_FUNCTION_TEST_MARKER": "yes"})
+
+    async def main() -> None:
+        await service.start(events)
+        await service.submit(marked)
+        await events.ended("marked")
+        await service.submit(_spec(tmp_path, "plain", "environment"))
+        await events.ended("plain")
+        await service.stop()
+
+    run(main())
+    seen = {t: next(m["value"] for m in events.metrics(t) if m["type"] == "FINAL") for t in ("marked", "plain")}
+    assert [seen[t]["trial"] for t in ("marked", "plain")] == ["marked", "plain"]
+    assert (seen["marked"]["marker"], seen["plain"]["marker"]) == ("yes", None)
+    assert seen["plain"]["pythonpath"] == os.environ.get("PYTHONPATH")
 
 
 def test_kill_ends_a_function_trial_and_stop_ends_the_server(tmp_path: Path) -> None:
