@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 from ..metrics import short_repr
@@ -24,6 +24,7 @@ from .training_services import (
     TrainingServiceConfig,
     parse_training_service,
 )
+from .trial_function import check_importable, function_command, function_of, function_reference
 
 __all__ = ["ExperimentConfig", "load_config_file", "MAX_TRIAL_CONCURRENCY", "MAX_TRIAL_NUMBER",
            "check_trial_concurrency", "check_max_trial_number", "MAX_TRIAL_RETRIES"]
@@ -105,6 +106,9 @@ class ExperimentConfig(ConfigBase):
         return parse_trackers(value)
     # -- end of tracking tools --
 
+    trial_function: Any = None
+    """A top-level function ``params -> metric or dict`` run as each trial, or its ``module:function``
+    reference (kept as the reference); fills ``trial_command`` (see docs/function-trials.md)."""
     _source_file: str | None = PrivateAttr(default=None)
 
     def __init__(self, training_service: Any = None, **data: Any) -> None:
@@ -129,6 +133,43 @@ class ExperimentConfig(ConfigBase):
     @classmethod
     def _service(cls, value: Any) -> Any:
         return parse_training_service(value)
+
+    # -- trialFunction --------------------------------------------------------------------------
+
+    @field_validator("trial_function", mode="before")
+    @classmethod
+    def _function(cls, value: Any) -> str | None:
+        return None if value is None else function_reference(value)
+
+    @model_validator(mode="after")
+    def _function_command(self) -> ExperimentConfig:
+        """Keep ``trial_command`` the command that runs ``trial_function``; refuse another command with it."""
+        command = self.trial_command
+        if self.trial_function is None:
+            if function_of(command) is not None:
+                self.__dict__["trial_command"] = None  # the function it ran was removed
+            return self
+        if command and function_of(command) is None:
+            raise ValueError("trialCommand and trialFunction: give one of them, not both "
+                             f"(trialCommand is {short_repr(command, 80)})")
+        # set in __dict__: an assignment would validate the model again, and again
+        self.__dict__["trial_command"] = function_command(self.trial_function)
+        return self
+
+    def _check_trial_function(self) -> None:
+        """Before start: no service sets its own command, and the trials can find the function."""
+        if self.trial_function is None:
+            return
+        if function_of(self.trial_command) is None:
+            raise ConfigError("trialCommand and trialFunction: give one of them, not both")
+        for service in self._services():
+            if "trial_command" in service.model_fields_set and function_of(service.trial_command) is None:
+                raise ConfigError(f"trialFunction: trainingService ({service.platform}) sets its own trialCommand; "
+                                  "give one of them, not both")
+        code_dir = Path(self.trial_code_directory).expanduser()
+        problem = check_importable(self.trial_function, code_dir) if code_dir.is_dir() else None
+        if problem:
+            raise ConfigError(f"trialFunction: {self.trial_function}: {problem}")
 
     @field_validator("trial_concurrency")
     @classmethod
@@ -261,6 +302,7 @@ class ExperimentConfig(ConfigBase):
         if tuner_named and self.advisor is not None:
             raise ConfigError("advisor: cannot be used together with tuner (advisors are tuners now)")
         self._check_nothing_ignored()
+        self._check_trial_function()
         for index, service in enumerate(self._services()):
             where = "trainingService" + (f"[{index}]" if isinstance(self.training_service, list) else "")
             self._check_service(service, where)
@@ -289,7 +331,7 @@ class ExperimentConfig(ConfigBase):
 
         if not value("trial_command"):
             raise ConfigError("trialCommand: required (the command that runs one trial), at the root or in "
-                              f"{where}")
+                              f"{where}; or trialFunction (a Python function run as each trial)")
         if isinstance(service, LocalConfig) and value("trial_gpu_number") and service.use_active_gpu is None:
             raise ConfigError(f"{where}.useActiveGpu: must be set when trialGpuNumber > 0 "
                               "(true shares GPUs that other programs use; false waits for idle ones)")

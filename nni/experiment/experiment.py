@@ -199,6 +199,16 @@ class Experiment:
         print(format_outcome(self._outcome()), file=sys.stderr if failed else sys.stdout, flush=True)
         return not failed
 
+    def run_function(self, function: Any, port: int = 8080, wait_completion: bool = True,
+                     debug: bool = False) -> bool | None:
+        """Run ``function`` (a top-level ``params -> metric or dict``) as every trial, then as :meth:`run`.
+
+        Each trial calls it in its own process forked from a warm worker (see docs/function-trials.md);
+        a lambda or nested function is refused here, before anything starts.
+        """
+        self.config.trial_function = function
+        return self.run(port, wait_completion, debug)
+
     def _outcome(self) -> dict[str, Any]:
         """What ``run()`` reports at the end (see :func:`~nni.experiment.progress.format_outcome`)."""
         engine = self._runner.engine if self._runner else None

@@ -14,8 +14,10 @@ from typing import Any
 
 from ..config.training_services import LocalConfig
 from ..runtime import protocol
+from ..runtime.function_worker import function_of
 from ._process import exit_reason, exit_wrapper, process_alive, read_exit_code, signal_group
 from .base import CANCELED_BEFORE_START, ServiceBase, TrialRun, TrialSpec
+from .function_pool import FunctionPool, FunctionPoolError, FunctionTrial
 from .gpu import GpuAllocator, query_local_gpus, same_session
 
 __all__ = ["LocalTrainingService"]
@@ -27,6 +29,7 @@ _KILL_GRACE_SECONDS = 3.0
 @dataclass
 class _Running(TrialRun):
     process: asyncio.subprocess.Process | None = None
+    function: FunctionTrial | None = None
     pid: int | None = None
     tail: protocol.MetricTail | None = None
 
@@ -39,6 +42,7 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         self._retry_task: asyncio.Task[None] | None = None
         self._gpus = GpuAllocator(query_local_gpus, config.gpu_indices, config.max_trial_number_per_gpu,
                                   bool(config.use_active_gpu), same_session(self._session_ids))
+        self._functions = FunctionPool(self.experiment_dir / "log" / "function_server.log")
 
     def _session_ids(self) -> set[int]:
         return {r.pid for r in self._trials.values() if r.pid is not None}
@@ -93,23 +97,33 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         if running.killed:
             self._finish(running, None, CANCELED_BEFORE_START)
             return
+        function = function_of(spec.command)
+        env = self._environment(spec, running.gpus)
         try:
-            with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
-                process = await asyncio.create_subprocess_exec(
-                    "/bin/sh", "-c", script, cwd=str(spec.code_dir), env=self._environment(spec, running.gpus),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-        except OSError as error:
+            if function is not None:  # a function trial: forked from a warm server, see function_pool
+                running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id, trial_dir)
+                running.pid = running.function.pid
+            else:
+                with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+                    running.process = await asyncio.create_subprocess_exec(
+                        "/bin/sh", "-c", script, cwd=str(spec.code_dir), env=env,
+                        stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                running.pid = running.process.pid
+        except (OSError, FunctionPoolError) as error:
             self._finish(running, None, f"could not start the trial command: {error}")
             return
-        running.process, running.pid = process, process.pid
         if running.killed:  # kill() arrived while the process was being created
-            self._spawn(_terminate_group(process.pid), f"killing trial {spec.trial_id}")
+            self._spawn(_terminate_group(running.pid), f"killing trial {spec.trial_id}")
         self._emit_started(running, f"file://localhost:{trial_dir}", stdout_path=stdout_path,
-                           stderr_path=stderr_path, host="localhost", handle={"pid": process.pid})
+                           stderr_path=stderr_path, host="localhost", handle={"pid": running.pid})
         poller = self._spawn(self._poll_metrics(running), f"reading the metrics of trial {spec.trial_id}")
-        code = await process.wait()
+        if running.function is not None:
+            code = await running.function.wait()
+        else:
+            assert running.process is not None
+            code = await running.process.wait()
         poller.cancel()
-        self._finish(running, code, exit_reason(code))
+        self._finish(running, code, "the trial's process was lost" if code is None else exit_reason(code))
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
         pid = handle.get("pid")
@@ -139,9 +153,10 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
                 self._metric(running, record)
 
     async def _poll_metrics(self, running: _Running) -> None:
+        # sleep first: a trial just started has reported nothing yet, and its end drains the file anyway
         while True:
-            self._drain(running)
             await asyncio.sleep(_POLL_SECONDS)
+            self._drain(running)
 
     def _release(self, run: _Running) -> None:
         self._drain(run)
@@ -164,6 +179,9 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
 
     async def _kill_all(self, trials: list[_Running]) -> None:
         await asyncio.gather(*(self.kill(r.trial_id) for r in trials))
+
+    async def _close(self) -> None:
+        await self._functions.close()
 
     def describe(self) -> dict[str, Any]:
         gpus = self._gpus.gpus() if self.config.gpu_indices or self._gpus.assigned else None
