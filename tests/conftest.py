@@ -3,7 +3,6 @@ helper that writes trial scripts and builds a ready-to-run local Experiment."""
 
 from __future__ import annotations
 
-import socket
 import sys
 import textwrap
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 
 from nni.experiment import Experiment
 
@@ -25,15 +25,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def find_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def free_port() -> int:
-    return find_free_port()
+    return support.free_port()
 
 
 def write_trial(folder: Path, body: str, name: str = "trial.py") -> Path:

@@ -12,7 +12,6 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import free_port
 
 from nni.experiment.rest_client import RestClient
 from nni.storage.manifest import read_manifest
@@ -30,12 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT.parent / "shared" / "nni-examples"
 
 pytestmark = pytest.mark.slow
-
-
-def find_free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _example(relative: str, tmp_path: Path) -> Path:
@@ -77,7 +71,7 @@ def _small_config(folder: Path, config: str = "config.yml", trials: int = 2, **c
 
 def _run(folder: Path, config: str, env: dict[str, str], experiment_id: str, timeout: float = 240) -> list[dict]:
     """``nnictl create`` the config, wait until the experiment ends, return its exported results."""
-    _nnictl("create", "--config", config, "--port", str(find_free_port()), "--id", experiment_id,
+    _nnictl("create", "--config", config, "--port", str(free_port()), "--id", experiment_id,
             cwd=folder, env=env)
     try:
         entry = read_manifest()[experiment_id]
@@ -215,7 +209,7 @@ def test_customized_tuner(tmp_path: Path) -> None:
 
     bad = trials / "bad.yml"
     bad.write_text((trials / good).read_text().replace("optimize_mode: maximize", "optimize_mode: upward"))
-    refused = _nnictl("create", "--config", str(bad), "--port", str(find_free_port()), "--id", "demobad",
+    refused = _nnictl("create", "--config", str(bad), "--port", str(free_port()), "--id", "demobad",
                       cwd=trials, env=env, check=False)
     assert refused.returncode == 1
     assert "optimize_mode upward is invalid" in refused.stdout + refused.stderr
@@ -223,5 +217,5 @@ def test_customized_tuner(tmp_path: Path) -> None:
 
     _nnictl("algo", "unregister", "demotuner", cwd=tuner, env=env)
     assert "demotuner" not in _nnictl("algo", "list", cwd=tuner, env=env).stdout
-    gone = _nnictl("create", "--config", good, "--port", str(find_free_port()), cwd=trials, env=env, check=False)
+    gone = _nnictl("create", "--config", good, "--port", str(free_port()), cwd=trials, env=env, check=False)
     assert gone.returncode == 1 and "unknown built-in tuner 'demotuner'" in gone.stdout + gone.stderr

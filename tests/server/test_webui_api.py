@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from support import wait_for
 
 from nni.storage.manifest import read_manifest
 
@@ -48,16 +47,6 @@ def strict_json(response: httpx.Response) -> Any:
         raise AssertionError(f"non-standard JSON constant {name} in {response.url}")
 
     return json.loads(response.text, parse_constant=refuse)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def client_for(port: int) -> httpx.Client:

@@ -11,13 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support import wait_for
 
 from nni.experiment import Experiment
 from nni.storage.manifest import read_manifest
@@ -35,16 +35,6 @@ import nni
 p = nni.get_next_parameter()
 nni.report_final_result({"default": p["x"], "loss": 1 - p["x"]})
 """
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def other_port() -> int:

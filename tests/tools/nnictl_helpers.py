@@ -4,7 +4,6 @@ runner of the real ``nnictl`` command (a subprocess that sees the test's private
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support import free_port as free_port  # shared; tests import it from here too
 
 from nni.experiment.rest_client import RestClient
 from nni.storage.manifest import read_manifest
@@ -55,12 +55,6 @@ time.sleep(float(os.environ.get("TRIAL_SLEEP", "0")) or random.uniform(0.2, 0.5)
 nni.report_intermediate_result(params["x"])
 nni.report_final_result(params["x"])
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

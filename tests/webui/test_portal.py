@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import free_port, wait_for
 
 from nni.storage.manifest import read_manifest
 
@@ -43,22 +41,6 @@ nni.report_final_result(finals[seq % 4])
 SPACE = {"x": {"_type": "uniform", "_value": [0, 1]}, "lr": {"_type": "loguniform", "_value": [1e-4, 0.1]},
          "opt": {"_type": "choice", "_value": ["sgd", HTML_CHOICE]}}
 CHART_TABS = ["metric", "parallel", "duration", "intermediate", "importance", "slice", "contour"]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def portal_url(experiment: Any, with_token: bool = True) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import csv
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,6 @@ x = nni.get_next_parameter()["x"]
 nni.report_final_result({"default": x, "cost": x})
 """
 HTML_NAME = "<b>second</b><img src=x onerror=window.__pwned=1>"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_three_experiments_on_one_page_and_compared(make_experiment, open_page, shots: Path, tmp_path: Path):
