@@ -28,20 +28,6 @@ EXPERIMENT_ID = "nni30fixture"
 PORT = int(os.environ.get("NNI30_PORT", "18093"))
 SMALL_FILE = 64 * 1024
 
-TRIAL = '''\
-import sys
-import nni
-
-x = nni.get_next_parameter()["x"]
-for step in range(2):
-    nni.report_intermediate_result(x * 0.1 + step)
-if x == 2:
-    nni.report_final_result({"default": 0.75, "loss": 0.25})
-elif x == 3:
-    sys.exit("trial 3 fails on purpose")
-else:
-    nni.report_final_result(x / 10)
-'''
 
 
 def _nni30_python() -> str:
@@ -159,7 +145,7 @@ def _start(workdir: Path) -> Any:
 
 def _inside(workdir: Path) -> None:
     """Runs in NNI 3.0's venv (with ``-P``, so this repository's ``nni`` stays out of the way)."""
-    (workdir / "trial.py").write_text(TRIAL)
+    (workdir / "trial.py").write_text((FIXTURES / "trial.py").read_text())
     experiment = _start(workdir)
     try:
         deadline = time.monotonic() + 600

@@ -20,20 +20,7 @@ from nni.storage.manifest import read_manifest
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "nni30" / "rest"
 SPACE = {"x": {"_type": "choice", "_value": [1, 2, 3, 4]}}
-TRIAL = """\
-import sys
-import nni
-
-x = nni.get_next_parameter()["x"]
-for step in range(2):
-    nni.report_intermediate_result(x * 0.1 + step)
-if x == 2:
-    nni.report_final_result({"default": 0.75, "loss": 0.25})
-elif x == 3:
-    sys.exit("trial 3 fails on purpose")
-else:
-    nni.report_final_result(x / 10)
-"""
+TRIAL = (RECORDINGS.parent / "trial.py").read_text()  # the very trial NNI 3.0 ran
 
 EXTRA_KEYS: dict[str, set[str]] = {
     # nnictl checks which manager answers; NNI leaves the failure reason empty on local trials.
