@@ -7,7 +7,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["free_port", "wait_for"]
+__all__ = ["HOLD_TRIAL", "free_port", "wait_for"]
+
+# A trial that reports x, then waits while the file {hold} exists (format it in), then reports x as final.
+HOLD_TRIAL = """
+import os, time, nni
+p = nni.get_next_parameter()
+nni.report_intermediate_result(p["x"])
+while os.path.exists({hold!r}):
+    time.sleep(0.05)
+nni.report_final_result(p["x"])
+"""
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import wait_for
+from support import HOLD_TRIAL, wait_for
 
 from nni.storage.manifest import read_manifest
 
@@ -27,15 +27,6 @@ finals = [float("nan"), float("inf"), {{"default": p["x"], "note": "not a number
           {{"default": p["x"], {HTML_KEY!r}: 1, "loss": 1 - p["x"]}}]
 nni.report_final_result(finals[seq % 4])
 print("stdout of", nni.get_trial_id(), "<script>alert(1)</script>")
-"""
-
-HOLD_TRIAL = """
-import os, time, nni
-p = nni.get_next_parameter()
-nni.report_intermediate_result(p["x"])
-while os.path.exists({hold!r}):
-    time.sleep(0.05)
-nni.report_final_result(p["x"])
 """
 
 

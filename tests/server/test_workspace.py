@@ -17,19 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from support import wait_for
+from support import HOLD_TRIAL, wait_for
 
 from nni.experiment import Experiment
 from nni.storage.manifest import read_manifest
 
-HOLD_TRIAL = """
-import os, time, nni
-p = nni.get_next_parameter()
-nni.report_intermediate_result(p["x"])
-while os.path.exists({hold!r}):
-    time.sleep(0.05)
-nni.report_final_result(p["x"])
-"""
 PLAIN_TRIAL = """
 import nni
 p = nni.get_next_parameter()
