@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import NoMoreTrialError
 from .recoverable import Recoverable
 from .typehint import Parameters, SearchSpace, TrialMetric
+
+if TYPE_CHECKING:
+    from .objectives import ObjectiveSpec
 
 __all__ = ["Tuner"]
 
@@ -20,6 +23,10 @@ class Tuner(Recoverable):
     The engine calls every method from one worker thread, in the order events happened, so a
     tuner needs no locking of its own.
     """
+
+    objectives: ObjectiveSpec | None = None
+    """The experiment's objectives and constraints when its config names them (None: NNI's one
+    ``default`` metric). Final results then arrive as the trial's whole dict."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tuner:
         # keep what the user passed, so the web UI can show e.g. HyperoptTuner(algorithm_name='tpe')
@@ -52,6 +59,12 @@ class Tuner(Recoverable):
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         """Called when the trial that ran ``parameter_id`` ends, successfully or not."""
+
+    def set_objectives(self, spec: ObjectiveSpec) -> None:
+        """Called once, before the first ask, when the config names ``objectives`` or
+        ``constraints``; read them from :attr:`objectives`
+        (:meth:`nni.objectives.ObjectiveSpec.evaluate` reads a result under them)."""
+        self.objectives = spec
 
     def update_search_space(self, search_space: SearchSpace) -> None:
         """Replace the search space; called before the first ask and on live updates."""

@@ -15,7 +15,7 @@ ROOT = Path(nni.__file__).parent
 
 # Bottom first. The root package (``nni/__init__.py``: version and the trial API) is below all.
 LAYERS = [
-    "errors", "metrics", "typehint", "recoverable", "runtime", "trial", "utils", "tuner", "assessor",
+    "errors", "metrics", "objectives", "typehint", "recoverable", "runtime", "trial", "utils", "tuner", "assessor",
     "search_space", "algorithms", "config", "records", "storage", "training_service", "engine", "analysis",
     "integrations", "server", "experiment", "tools",
 ]
