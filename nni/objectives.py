@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import metric_number, short_repr
+from .metrics import metric_number, not_a_number_reason, short_repr
 
 __all__ = [
     "MODES", "Objective", "Constraint", "ObjectiveSpec", "Evaluation",
@@ -120,6 +120,8 @@ class ObjectiveSpec:
 
 
 def _missing(value: Any, key: str, role: str) -> str:
+    if key == "default" and role == "objective":
+        return not_a_number_reason(value) or ""
     if not isinstance(value, dict):
         return f"the {role} '{key}' needs a dict result, got {short_repr(value)}"
     if key not in value:

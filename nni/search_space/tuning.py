@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import NoMoreTrialError
-from ..metrics import metric_default, not_a_number_reason, short_repr
+from ..metrics import short_repr
+from ..objectives import Evaluation, ObjectiveSpec
 from ..tuner import Tuner
 from ..typehint import Parameters, TrialMetric
-from ..utils import OptimizeMode, parse_optimize_mode
+from ..utils import parse_optimize_mode
 from .space import ConfigHistory, SearchSpace, check_supported_types, config_key, parse_search_space
 from .validation import SEARCH_SPACE_TYPES
 
@@ -46,6 +47,10 @@ class Observation:
     vector: np.ndarray
     loss: float
     parameter_id: int | None = None
+    losses: tuple[float, ...] = ()
+    """Every objective as a loss (``(loss,)`` with one objective)."""
+    violation: float = 0.0
+    """How far the result is outside the constraints (0: feasible)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,16 @@ class Result:
     params: Parameters
     loss: float
     parameter_id: int | None = None
+    losses: tuple[float, ...] = ()
+    """Every objective as a loss, in the spec's order; ``loss`` is the first."""
+    violation: float = 0.0
+    """How far the result is outside the constraints (0: feasible)."""
+
+    @classmethod
+    def read(cls, params: Parameters, evaluation: Evaluation, parameter_id: int | None = None) -> Result:
+        """The result of a usable evaluation."""
+        assert evaluation.losses is not None
+        return cls(params, evaluation.losses[0], parameter_id, evaluation.losses, evaluation.violation)
 
 
 def make_rng(seed: Any) -> tuple[int, np.random.Generator]:
@@ -79,6 +94,10 @@ class BuiltinTuner(Tuner):
     supported_types: frozenset[str] = frozenset(SEARCH_SPACE_TYPES)
     supports_nested = True
     suggestion = "TPE or Random"
+    supports_objectives = False
+    """Whether the tuner optimises several ``objectives`` at once (config validation refuses others)."""
+    supports_constraints = False
+    """Whether the tuner honours ``constraints``."""
 
     def __init__(self, optimize_mode: Any = "maximize") -> None:
         self.optimize_mode = parse_optimize_mode(optimize_mode, self.algorithm_name)
@@ -93,22 +112,25 @@ class BuiltinTuner(Tuner):
         check_supported_types(space, cls.algorithm_name, cls.supported_types, cls.supports_nested, cls.suggestion)
         return space
 
+    @property
+    def spec(self) -> ObjectiveSpec:
+        """The objectives results are read under: the experiment's, else ``default`` in optimize mode."""
+        return self.objectives or ObjectiveSpec.single(self.optimize_mode.value)
+
     def _loss(self, value: Any) -> float | None:
-        """The metric as a loss (negated when maximising); None when it is not a finite number."""
-        number = metric_default(value)
-        if number is None:
-            return None
-        return -number if self.optimize_mode is OptimizeMode.Maximize else number
+        """The (first) objective as a loss (negated when maximised); None when the result is unusable."""
+        evaluation = self.spec.evaluate(value)
+        return None if evaluation.losses is None else evaluation.losses[0]
 
     def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
                              **kwargs: Any) -> None:
-        """Learn from a final result; one that is not a finite number counts as no result."""
-        loss = self._loss(value)
-        if loss is None:
+        """Learn from a final result; one without a finite number for every objective counts as none."""
+        evaluation = self.spec.evaluate(value)
+        if evaluation.losses is None:
             _logger.warning("%s: ignoring the result of parameter id %s, %s", self.algorithm_name, parameter_id,
-                            not_a_number_reason(value))
+                            evaluation.reason)
             return
-        self._take([Result(parameters, loss, parameter_id)])
+        self._take([Result.read(parameters, evaluation, parameter_id)])
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
         """Learn from ``[{'parameter': ..., 'value': ...}, ...]`` (earlier runs, or a resume replay)."""
@@ -118,12 +140,11 @@ class BuiltinTuner(Tuner):
                 _logger.warning("%s: import_data skips %s (need a 'parameter' dict and a 'value')",
                                 self.algorithm_name, short_repr(record))
                 continue
-            loss = self._loss(record["value"])
-            if loss is None:
-                _logger.warning("%s: import_data skips a record whose value %s", self.algorithm_name,
-                                not_a_number_reason(record["value"]))
+            evaluation = self.spec.evaluate(record["value"])
+            if evaluation.losses is None:
+                _logger.warning("%s: import_data skips a record: %s", self.algorithm_name, evaluation.reason)
                 continue
-            usable.append(Result(record["parameter"], loss))
+            usable.append(Result.read(record["parameter"], evaluation))
         count = self._take(usable)
         _logger.info("%s: imported %d of %d results", self.algorithm_name, count, len(data))
 
@@ -241,7 +262,8 @@ class SearchSpaceTuner(BuiltinTuner):
             return False
         if history.add(params):
             self._seen.append(params)
-        obs = Observation(params=params, vector=vector, loss=result.loss, parameter_id=result.parameter_id)
+        obs = Observation(params=params, vector=vector, loss=result.loss, parameter_id=result.parameter_id,
+                          losses=result.losses or (result.loss,), violation=result.violation)
         self.observations.append(obs)
         self._on_observed(obs)
         return True
