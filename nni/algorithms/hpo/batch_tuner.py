@@ -30,6 +30,8 @@ class BatchTuner(BuiltinTuner):
     """
 
     algorithm_name = "Batch"
+    supports_objectives = True  # proposals never depend on results
+    supports_constraints = True
 
     validates_own_search_space = True
     """Its options are plain dicts without ``_name``; the engine must not apply the nested-choice rule."""

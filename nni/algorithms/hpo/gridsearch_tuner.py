@@ -28,6 +28,8 @@ class GridSearchTuner(SearchSpaceTuner):
     """``GridSearchTuner(optimize_mode=None)``; NNI 3.0 takes no argument, the mode is ignored."""
 
     algorithm_name = "GridSearch"
+    supports_objectives = True  # proposals never depend on results
+    supports_constraints = True
     exhaustive = True
 
     def __init__(self, optimize_mode: str | None = None) -> None:

@@ -20,6 +20,8 @@ class RandomTuner(SearchSpaceTuner):
     """
 
     algorithm_name = "Random"
+    supports_objectives = True  # proposals never depend on results
+    supports_constraints = True
 
     def __init__(self, seed: int | None = None, optimize_mode: str | None = None) -> None:
         # NNI accepts optimize_mode for uniformity with other tuners and ignores it
