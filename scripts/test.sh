@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=test,example,remote,smac source scripts/venv.sh
 python -c "import torch" 2>/dev/null || python -m pip install -q torch==2.13.0
-for setup in scripts/services/install.sh scripts/install_browser.sh; do
+for setup in scripts/services/install.sh scripts/install_browser.sh scripts/install_torchvision.sh; do
   [ -f "$setup" ] && bash "$setup"
 done
 [ -f scripts/check_webui_build.sh ] && bash scripts/check_webui_build.sh

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import deque
@@ -21,6 +23,25 @@ from .function_pool import FunctionPool, FunctionPoolError, FunctionTrial
 from .gpu import GpuAllocator, query_local_gpus, same_session
 
 __all__ = ["LocalTrainingService"]
+
+
+def _python3_imports_nni(env: dict[str, str], cwd: str) -> bool:
+    """Whether the ``python3`` trials would find on PATH can ``import nni`` where they run.
+
+    As in NNI, trials run with the user's ``python3`` (an activated environment, a system Python
+    with its own torch); only when that one cannot import this package does the manager's own
+    interpreter go first on PATH, so ``nnictl`` called by its full path still runs trials.
+    """
+    found = shutil.which("python3", path=env.get("PATH"))
+    if found is None:
+        return False
+    if os.path.dirname(os.path.abspath(found)) == os.path.dirname(os.path.abspath(sys.executable)):
+        return True  # this very environment (not resolved: a venv's python links to its base one)
+    try:
+        probe = subprocess.run([found, "-c", "import nni"], env=env, cwd=cwd, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return probe.returncode == 0
 
 _POLL_SECONDS = 0.1
 _KILL_GRACE_SECONDS = 3.0
@@ -43,6 +64,7 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         self._gpus = GpuAllocator(query_local_gpus, config.gpu_indices, config.max_trial_number_per_gpu,
                                   bool(config.use_active_gpu), same_session(self._session_ids))
         self._functions = FunctionPool(self.experiment_dir / "log" / "function_server.log")
+        self._put_own_python_first: bool | None = None
 
     def _session_ids(self) -> set[int]:
         return {r.pid for r in self._trials.values() if r.pid is not None}
@@ -79,9 +101,10 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
     def _environment(self, spec: TrialSpec, gpus: tuple[int, ...]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(spec.env)
-        # The manager's own interpreter comes first so `python3 trial.py` finds this package.
-        bin_dir = os.path.dirname(sys.executable)
-        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        if self._put_own_python_first is None:
+            self._put_own_python_first = not _python3_imports_nni(env, str(spec.code_dir))
+        if self._put_own_python_first:
+            env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env.update(self._trial_env(spec, str(spec.trial_dir), str(spec.code_dir)))
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
         return env
