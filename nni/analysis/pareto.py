@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..objectives import ObjectiveSpec, hypervolume, pareto_mask
 from ..records import Trial
 
-__all__ = ["TrialPoint", "ParetoAnalysis", "analyse", "reference_point", "REFERENCE_MARGIN"]
+__all__ = ["TrialPoint", "ParetoAnalysis", "analyse", "reference_point", "export_flags", "REFERENCE_MARGIN"]
 
 REFERENCE_MARGIN = 0.1
 """How far past the worst feasible loss the hypervolume reference lies, as a share of the span."""
@@ -143,3 +144,13 @@ def analyse(trials: Iterable[Trial], spec: ObjectiveSpec) -> ParetoAnalysis:
                          evaluation.feasible if evaluation.usable else None, index in on_front, evaluation.reason)
               for index, (trial, evaluation) in enumerate(readings)]
     return ParetoAnalysis(spec, points)
+
+
+def export_flags(trials: Iterable[Trial], spec: ObjectiveSpec | None) -> dict[str, dict[str, Any]]:
+    """Per trial id, the columns an export adds under objectives: ``feasible`` (None when the result is
+    unusable) and ``pareto``; empty without a spec, so an export stays NNI's. The front is read among
+    every trial with a final result, the ones an export leaves out (not succeeded) included."""
+    if spec is None:
+        return {}
+    return {point.trial.trial_id: {"feasible": point.feasible, "pareto": point.pareto}
+            for point in analyse(trials, spec).points}

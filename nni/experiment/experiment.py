@@ -397,7 +397,18 @@ class Experiment:
         return list(read_manifest().values())
 
     def export_data(self) -> list[TrialResult]:
-        return [TrialResult(r["parameter"], r["value"], r["trialJobId"]) for r in self._rest().get("/export-data")]
+        """The succeeded trials' results; under objectives each also has ``feasible`` and ``pareto`` set."""
+        return [TrialResult(r["parameter"], r["value"], r["trialJobId"], feasible=r.get("feasible"),
+                            pareto=r.get("pareto")) for r in self._rest().get("/export-data")]
+
+    def get_pareto_front(self) -> list[TrialResult]:
+        """The succeeded trials on the Pareto front: feasible, and no other feasible trial is at least as
+        good in every objective and better in one. ValueError when the config names no objectives or
+        constraints (then there is one best trial, not a front)."""
+        if self.config.objective_spec() is None:
+            raise ValueError("get_pareto_front: the experiment's config names no objectives or constraints "
+                             "(set config.objectives, see docs/multiobjective.md)")
+        return [result for result in self.export_data() if result.pareto]
 
     def export_dataframe(self, intermediate: bool = False) -> pandas.DataFrame:
         """The trials as a pandas DataFrame (``pip install 'nni[pandas]'``), from the running manager or,
