@@ -15,11 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.pareto import analyse
 from ..assessor import Assessor
 from ..config import ExperimentConfig
 from ..engine.handle import setting_named
 from ..errors import ConfigError
-from ..metrics import metric_default
+from ..metrics import metric_number
 from ..records import ExperimentStatus
 from ..storage.manifest import read_manifest
 from ..storage.sqlite import database_dir
@@ -215,12 +216,15 @@ class Experiment:
         assert engine is not None
         stats = engine.statistics()
         best = engine.best_trial()
+        spec = engine.objective_spec()
         return {
             "id": self.id, "status": engine.status.value, "error": engine.error, "total": len(engine.trials),
             "succeeded": stats.get("SUCCEEDED", 0), "failed": stats.get("FAILED", 0),
             "best": None if best is None or best.final is None else {
                 "trial_id": best.trial_id, "sequence_id": best.sequence_id, "parameters": best.parameters,
-                "value": best.final.value, "mode": engine.optimize_mode()},
+                "value": best.final.value, "mode": engine.optimize_mode(),
+                **({} if spec is None else {"objectives": spec.objectives})},
+            **({} if spec is None else {"front": len(analyse(engine.trials.values(), spec).front)}),
             "directory": str(engine.experiment_dir),
             "reopen": reopen_command(self.id, Path(self.config.experiment_working_directory), self.port),
         }
@@ -232,9 +236,12 @@ class Experiment:
         stats = engine.statistics()
         best = engine.best_trial()
         finished = sum(n for s, n in stats.items() if s not in ("WAITING", "RUNNING"))
+        # under objectives: the best trial's first objective (the one it is best on)
+        spec = engine.objective_spec()
+        key = spec.metrics[0] if spec is not None else "default"
         return {"status": engine.status.value, "done": finished, "max": self.config.max_trial_number,
                 "running": stats.get("RUNNING", 0), "waiting": stats.get("WAITING", 0),
-                "best": metric_default(best.final.value) if best and best.final else None,
+                "best": metric_number(best.final.value, key) if best and best.final else None,
                 "elapsed": engine.elapsed_seconds()}
 
     @classmethod
