@@ -427,8 +427,8 @@ class Experiment:
         ``start_time``/``end_time`` (UTC datetimes), ``duration`` (seconds), ``message``, then
         ``params.<name>`` for each parameter (a nested choice ``p`` also gives ``p/key``) and
         ``metrics.<key>`` for each key of the final result (a scalar result is ``metrics.default``).
-        Pareto-front and feasibility columns are not there yet: they come with multi-objective
-        experiments. With ``intermediate=True``: one row per intermediate result instead, with ``step``
+        Under objectives or constraints ``feasible`` and ``pareto`` come after ``message`` (as in
+        :meth:`export_data`, read over every trial with a final result). With ``intermediate=True``: one row per intermediate result instead, with ``step``
         and ``timestamp`` in place of the flags and times.
         """
         from .dataframe import (
@@ -442,12 +442,12 @@ class Experiment:
         )
 
         if self._client is not None:
-            trials, metrics, imported = running_records(self._rest())
+            trials, metrics, imported, spec = running_records(self._rest())
         else:
-            trials, metrics, imported = stored_records(self.id, self._stored_dir())
+            trials, metrics, imported, spec = stored_records(self.id, self._stored_dir())
         if intermediate:
             return to_dataframe(intermediate_rows(trials, metrics), INTERMEDIATE_COLUMNS)
-        return to_dataframe(trial_rows(trials, metrics, imported), TRIAL_COLUMNS)
+        return to_dataframe(trial_rows(trials, metrics, imported, spec), TRIAL_COLUMNS)
 
     # -- updates ----------------------------------------------------------------------------------
 

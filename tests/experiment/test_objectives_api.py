@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import httpx
 import pytest
 
-from nni.experiment import Constraint, Objective, TrialResult
+from nni.experiment import Constraint, Experiment, Objective, TrialResult
 
 # three objectives of (x, y): a = x (max), b = y (max), c = x + y (min); mem = 10 x (at most 7)
 TRIAL = """
@@ -45,6 +46,13 @@ def test_three_objectives_export_flags_and_the_front(make_experiment, free_port,
         assert result.pareto == (bool(result.feasible) and not beaten)
     front = experiment.get_pareto_front()
     assert [r.trialJobId for r in front] == [r.trialJobId for r in results if r.pareto] and front
+    flags = {r.trialJobId: (r.feasible, r.pareto) for r in results}
+    live = experiment.export_dataframe()
+    assert list(live.columns[9:12]) == ["message", "feasible", "pareto"]
+    assert {row.trial_id: (row.feasible, row.pareto) for row in live.itertuples()} == flags
+    experiment.stop()
+    stored = Experiment(None, id=experiment.id).export_dataframe()
+    assert {row.trial_id: (row.feasible, row.pareto) for row in stored.itertuples()} == flags
     if constrained:
         assert all(r.parameter["x"] != 0.9 for r in front)
     else:
@@ -58,6 +66,11 @@ def test_two_objectives_from_dicts(make_experiment, free_port) -> None:
     results = experiment.export_data()
     assert len(results) == 3 and all(r.feasible is True for r in results)
     assert any(r.pareto for r in results)
+    # the web UI's summary: the best feasible trial on the first objective, valued by that objective
+    summary = httpx.get(f"http://127.0.0.1:{experiment.port}/api/v1/webui/summary", timeout=30).json()
+    best = max(results, key=lambda r: (r.value["a"], -r.value["c"]))
+    assert summary["best"]["value"] == best.value["a"] and summary["config"]["objectives"][0]["metric"] == "a"
+    assert next(r for r in results if r.trialJobId == summary["best"]["trialId"]).pareto
 
 
 def test_without_objectives_results_are_nnis(make_experiment, free_port) -> None:
@@ -70,5 +83,6 @@ def test_without_objectives_results_are_nnis(make_experiment, free_port) -> None
     assert [f.name for f in dataclasses.fields(TrialResult)] == ["parameter", "value", "trialJobId"]
     assert result == TrialResult(result.parameter, 0.5, result.trialJobId)
     assert "feasible" not in repr(result) and dataclasses.asdict(result).keys() == {"parameter", "value", "trialJobId"}
+    assert "pareto" not in experiment.export_dataframe().columns
     with pytest.raises(ValueError, match="get_pareto_front: the experiment's config names no objectives"):
         experiment.get_pareto_front()
