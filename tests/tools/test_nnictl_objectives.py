@@ -95,6 +95,10 @@ def test_create_export_and_list_the_front(tmp_path: Path) -> None:
     front = json.loads(nnictl("trial", "ls", "mo2", "--pareto", "--json").stdout)
     assert sorted(t["hyperParameters"][0]["parameters"]["x"] for t in front) == [0.2, 0.5]
     assert "mo2" in nnictl("trial", "ls", "mo2", "--pareto").stdout
+    # --head ranks feasible trials by the first objective, then the next: the best one is on the front
+    head = json.loads(nnictl("trial", "ls", "mo2", "--head", "3", "--json").stdout)
+    assert [t["hyperParameters"][0]["parameters"] for t in head] == [{"x": 0.5, "y": 0.1}, {"x": 0.5, "y": 0.6},
+                                                                     {"x": 0.2, "y": 0.1}]
     nnictl("stop", "mo2")
     # stopped: read from the database, the same front
     stopped = json.loads(nnictl("trial", "ls", "mo2", "--pareto", "--json").stdout)
