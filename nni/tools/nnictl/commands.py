@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ...analysis.compare import flag_cell
 from ...config import ExperimentConfig, parse_duration
 from ...engine.handle import setting_named
 from ...engine.warm_start import read_result_file
@@ -262,15 +263,10 @@ def experiment_export(args: argparse.Namespace) -> int:
                          else row["parameter"][k] for k in keys]
                 value = row["value"]
                 writer.writerow([row["trialJobId"], *cells, json.dumps(value) if isinstance(value, dict) else value,
-                                 *(_flag_cell(row[flag]) for flag in flags),
+                                 *(flag_cell(row[flag]) for flag in flags),
                                  *([json.dumps(intermediate.get(row["trialJobId"], []))] if args.intermediate else [])])
     console.print(f"Exported {len(rows)} trial(s) of {experiment_id} to {path}.")
     return 0
-
-
-def _flag_cell(flag: bool | None) -> str:
-    """A CSV cell for a flag: true, false, or empty when unknown (a result unusable under the objectives)."""
-    return "" if flag is None else str(flag).lower()
 
 
 # -- log, webui, config -----------------------------------------------------------------------------
