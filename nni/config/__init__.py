@@ -5,6 +5,7 @@ from __future__ import annotations
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig
 from .base import parse_duration
 from .experiment_config import ExperimentConfig, load_config_file
+from .objectives import ConstraintConfig, ObjectiveConfig
 from .other_platforms import (
     AmlConfig,
     DlcConfig,
@@ -29,9 +30,9 @@ from .training_services import (
 )
 
 __all__ = [
-    "AlgorithmConfig", "AmlConfig", "AzureBlobConfig", "CustomAlgorithmConfig", "DlcConfig", "ExperimentConfig",
+    "AlgorithmConfig", "AmlConfig", "AzureBlobConfig", "ConstraintConfig", "CustomAlgorithmConfig", "DlcConfig", "ExperimentConfig",
     "FrameworkAttemptCompletionPolicy", "FrameworkControllerConfig", "FrameworkControllerRoleConfig",
     "K8sAzureStorageConfig", "K8sNfsConfig", "K8sStorageConfig", "KubeflowConfig", "KubeflowRoleConfig",
-    "LocalConfig", "NfsConfig", "OpenpaiConfig", "RayConfig", "RemoteConfig", "RemoteMachineConfig",
+    "LocalConfig", "NfsConfig", "ObjectiveConfig", "OpenpaiConfig", "RayConfig", "RemoteConfig", "RemoteMachineConfig",
     "SharedStorageConfig", "SlurmConfig", "TrainingServiceConfig", "load_config_file", "parse_duration",
 ]

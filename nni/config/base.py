@@ -43,9 +43,8 @@ def config_error_from(error: ValidationError, source: str | None = None, prefix:
     lines = []
     for item in error.errors():
         loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.endswith("Config") and x[0].isupper()))
-        key = camel_path(loc) or "config"
-        if prefix:
-            key = f"{prefix}.{key}"
+        key = camel_path(loc)
+        key = (f"{prefix}.{key}" if key else prefix) if prefix else key or "config"
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]

@@ -12,8 +12,10 @@ from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_
 
 from ..errors import ConfigError
 from ..metrics import short_repr
+from ..objectives import ObjectiveSpec
 from .algorithm import AlgorithmConfig, CustomAlgorithmConfig, parse_algorithm
 from .base import ConfigBase, config_error_from, parse_duration, real_path
+from .objectives import ConstraintConfig, ObjectiveConfig, parse_constraints, parse_objectives
 from .other_platforms import OTHER_PLATFORMS
 from .shared_storage import SharedStorageConfig, parse_shared_storage
 from .trackers import TrackerConfig, parse_trackers
@@ -105,6 +107,43 @@ class ExperimentConfig(ConfigBase):
     def _trackers(cls, value: Any) -> Any:
         return parse_trackers(value)
     # -- end of tracking tools --
+
+    # -- several objectives and constraints (docs/multiobjective.md); None keeps NNI's canonical JSON --
+    objectives: list[ObjectiveConfig] | None = None
+    """Metrics optimised together (``[{metric: accuracy, mode: maximize}, ...]``); None: NNI's ``default``."""
+    constraints: list[ConstraintConfig] | None = None
+    """Bounds a result must keep to be feasible (``[{metric: memory_mb, max: 512}, ...]``)."""
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objectives(cls, value: Any) -> Any:
+        return parse_objectives(value)
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _constraints(cls, value: Any) -> Any:
+        return parse_constraints(value)
+
+    def objective_spec(self, default_mode: str | None = None) -> ObjectiveSpec | None:
+        """The objectives and constraints as one :class:`~nni.objectives.ObjectiveSpec`; None when
+        neither is set (NNI's single ``default`` metric, read by the tuner in its optimize mode).
+
+        With constraints alone the objective is ``default`` in ``default_mode`` (the tuner's optimize
+        mode), else the tuner's ``classArgs.optimize_mode``, else maximize.
+        """
+        if self.objectives is None and self.constraints is None:
+            return None
+        if self.objectives is not None:
+            objectives = tuple(entry.to_objective() for entry in self.objectives)
+        else:
+            mode = default_mode or str(self._tuner_class_args().get("optimize_mode") or "maximize").lower()
+            objectives = ObjectiveSpec.single(mode).objectives
+        return ObjectiveSpec(objectives, tuple(entry.to_constraint() for entry in self.constraints or []))
+
+    def _tuner_class_args(self) -> dict[str, Any]:
+        algorithm = self.advisor or self.tuner
+        return algorithm.class_args if algorithm is not None else {}
+    # -- end of objectives --
 
     trial_function: Any = None
     """A top-level function ``params -> metric or dict`` run as each trial, or its ``module:function``
@@ -312,6 +351,7 @@ class ExperimentConfig(ConfigBase):
         if not (batch or getattr(live_tuner, "validates_own_search_space", False)):
             validate_search_space(self.resolved_search_space())
             self._check_tuner_takes_space(live_tuner)
+        self._check_tuner_takes_objectives(live_tuner)
 
     def _services(self) -> list[TrainingServiceConfig]:
         service = self.training_service
@@ -385,6 +425,35 @@ class ExperimentConfig(ConfigBase):
         if callable(check):
             check(self.resolved_search_space())
 
+    def _check_tuner_takes_objectives(self, live_tuner: Any) -> None:
+        """Refuse objectives or constraints a built-in tuner would ignore, listing the built-ins that can.
+
+        A custom tuner (``className``, or one given in Python without the flags) reads them itself
+        from ``Tuner.objectives``; a built-in says what it honours with ``supports_objectives`` and
+        ``supports_constraints``.
+        """
+        spec = self.objective_spec()
+        algorithm = self.advisor or self.tuner
+        if spec is None:
+            return
+        if live_tuner is not None:
+            tuner_class: type = type(live_tuner)
+            name = tuner_class.__name__
+        elif isinstance(algorithm, AlgorithmConfig) and algorithm.name:
+            from ..algorithms.hpo.builtin import builtin_class, find_builtin
+
+            tuner_class, name = builtin_class(algorithm.name, "tuner"), find_builtin(algorithm.name, "tuner").name
+        else:
+            return
+        for key, flag, needed, what in (
+                ("objectives", "supports_objectives", spec.metrics != ("default",),
+                 "several objectives, or one other than 'default'"),
+                ("constraints", "supports_constraints", bool(spec.constraints), "constraints")):
+            if needed and not getattr(tuner_class, flag, True):
+                raise ConfigError(f"{key}: the tuner {name} cannot take {what}; built-in tuners that can: "
+                                  f"{', '.join(_builtins_with(flag)) or 'none'} (or a custom tuner, which reads "
+                                  "them from self.objectives)")
+
     def resolve_paths(self, base: Path) -> None:
         """Make relative paths absolute against ``base`` (a YAML file's folder), in nested configs too."""
         _resolve_relative(self, base)
@@ -403,6 +472,20 @@ def _resolve_relative(config: ConfigBase, base: Path) -> None:
         for child in value if isinstance(value, list) else [value]:
             if isinstance(child, ConfigBase):
                 _resolve_relative(child, base)
+
+
+def _builtins_with(flag: str) -> list[str]:
+    """The built-in tuners whose class sets ``flag`` (read from the classes, so it follows them)."""
+    from ..algorithms.hpo.builtin import BUILTIN_ALGORITHMS, builtin_class
+
+    names = []
+    for info in BUILTIN_ALGORITHMS.values():
+        try:
+            if info.kind == "tuner" and getattr(builtin_class(info.name, "tuner"), flag, False):
+                names.append(info.name)
+        except (ImportError, ConfigError):
+            continue  # a tuner whose optional dependency is missing cannot be offered
+    return names
 
 
 def _gpu_list(value: Any) -> list[int]:

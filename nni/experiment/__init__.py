@@ -10,7 +10,8 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "AlgorithmConfig", "CustomAlgorithmConfig", "Experiment", "ExperimentConfig", "LocalConfig", "RayConfig",
+    "AlgorithmConfig", "Constraint", "CustomAlgorithmConfig", "Experiment", "ExperimentConfig", "LocalConfig",
+    "Objective", "RayConfig",
     "RemoteConfig", "RemoteMachineConfig", "RunMode", "SlurmConfig", "TrainingServiceConfig", "TrialHyperParameters",
     "TrialJob", "TrialMetricData", "TrialResult",
 ]
@@ -20,6 +21,7 @@ _WHERE = {
                      "RemoteConfig", "RemoteMachineConfig", "SlurmConfig", "TrainingServiceConfig"], ".config"),
     **dict.fromkeys(["TrialHyperParameters", "TrialJob", "TrialMetricData", "TrialResult"], ".data"),
     **dict.fromkeys(["Experiment", "RunMode"], ".experiment"),
+    **dict.fromkeys(["Constraint", "Objective"], "..objectives"),
 }
 
 

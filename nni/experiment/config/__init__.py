@@ -16,12 +16,13 @@ from ...config import (
     base,
     convert_v1,
     experiment_config,
+    objectives,
     other_platforms,
     shared_storage,
     training_services,
     yaml_lines,
 )
 
-for _module in (algorithm, base, convert_v1, experiment_config, other_platforms, shared_storage, training_services,
-                yaml_lines):
+for _module in (algorithm, base, convert_v1, experiment_config, objectives, other_platforms, shared_storage,
+                training_services, yaml_lines):
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
