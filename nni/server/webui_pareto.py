@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +29,7 @@ PARETO_SORTS = ("feasible", "pareto")
 """The trial table's sort keys these views add."""
 
 _POINT_LIMIT = 4000
-_HISTORY_POINTS = 200
+_HISTORY_POINTS = 120
 _FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
@@ -42,6 +42,8 @@ class ParetoReading:
     analysis: ParetoAnalysis
     feasible: list[bool | None]
     pareto: list[bool]
+    answers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """What :meth:`answer` gave, per limit: a revision is read once however often the page asks."""
 
     def row_fields(self, row: int) -> dict[str, Any]:
         """What a trial table row gains: ``feasible`` (None: no usable result) and ``pareto``."""
@@ -57,6 +59,11 @@ class ParetoReading:
 
     def answer(self, limit: int) -> dict[str, Any]:
         """The Overview chart's data: every front point, others evenly thinned to ``limit`` in all."""
+        if limit not in self.answers:
+            self.answers[limit] = self._answer(limit)
+        return self.answers[limit]
+
+    def _answer(self, limit: int) -> dict[str, Any]:
         signs = [-1.0 if o.mode == "maximize" else 1.0 for o in self.spec.objectives]
         usable = [p for p in self.analysis.points if p.losses is not None]
         front = [p for p in usable if p.pareto]

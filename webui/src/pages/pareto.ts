@@ -110,7 +110,7 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
       series.push({ type: 'line', name: 'front line', data: staircase(front, [d.objectives[0].mode, d.objectives[1].mode]),
         showSymbol: false, silent: true, lineStyle: { width: 1.5, color: PALETTE[0] }, z: 4 });
     }
-    const axis = (i: number | null) => ({ type: 'value', scale: true, nameLocation: 'middle', nameGap: 30,
+    const axis = (i: number | null) => ({ type: 'value', scale: true, nameLocation: 'middle', nameGap: 30, axisLine: { onZero: false },
       name: i === null ? 'Trial No.' : `${d.objectives[i].metric} (${d.objectives[i].mode})` });
     drawWith(scatterEl, {
       grid: { left: 70, right: 30, top: 40, bottom: 50 },
@@ -125,11 +125,21 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
       scatterEl.dataset.front = String(groups[0].length);
       scatterEl.dataset.dominated = String(groups[1].length);
       scatterEl.dataset.infeasible = String(groups[2].length);
-      // Where the first front point is painted: lets a test (or a person reading the DOM) click it.
-      const first = groups[0][0];
-      const pixel = first ? chart.convertToPixel({ seriesIndex: 0 }, [first[0], first[1]]) as number[] : null;
-      scatterEl.dataset.probe = pixel ? `${Math.round(pixel[0])},${Math.round(pixel[1])},${d.points[first[2]][0]}` : '';
+      scatterEl.dataset.probe = probe(chart, groups[0], d);
     });
+  }
+
+  /** Where the front point farthest from the others is painted, "x,y,trialId": a test clicks it. */
+  function probe(chart: ECharts, front: number[][], d: ParetoAnswer): string {
+    const pixels = front.map((p) => chart.convertToPixel({ seriesIndex: 0 }, [p[0], p[1]]) as number[]);
+    let best = -1;
+    let room = -1;
+    pixels.forEach(([x, y], i) => {
+      const nearest = Math.min(Infinity, ...pixels.map(([u, v], j) => (i === j ? Infinity : Math.hypot(u - x, v - y))));
+      if (nearest > room) { room = nearest; best = i; }
+    });
+    if (best < 0) return '';
+    return `${Math.round(pixels[best][0])},${Math.round(pixels[best][1])},${d.points[front[best][2]][0]}`;
   }
 
   function drawParallel(d: ParetoAnswer): void {
@@ -142,7 +152,7 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
       parallelAxis: d.objectives.map((o, i) => ({ dim: i, name: `${o.metric} (${o.mode})`, scale: true })),
       series: [...KINDS].reverse().map((k) => ({
         type: 'parallel', name: k.label, data: rows(k.kind), progressive: 1000, smooth: false,
-        lineStyle: { color: k.color, width: k.kind === 'front' ? 1.5 : 1, opacity: k.kind === 'front' ? 0.9 : k.opacity * 0.5 },
+        lineStyle: { color: k.color, width: k.kind === 'front' ? 1.5 : 1, opacity: k.kind === 'front' ? 0.7 : k.opacity * 0.5 },
       })),
     }, (chart) => bindClick(chart, d));
   }
@@ -151,7 +161,7 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
     const points = d.hypervolume.points;
     hvEl.dataset.points = String(points.length);
     drawWith(hvEl, {
-      grid: { left: 70, right: 30, top: 20, bottom: 40 },
+      grid: { left: 70, right: 30, top: 34, bottom: 40 },
       tooltip: { trigger: 'axis', confine: true },
       xAxis: { type: 'value', name: 'finished trials', nameLocation: 'middle', nameGap: 26, minInterval: 1 },
       yAxis: { type: 'value', scale: true, name: 'hypervolume' },
