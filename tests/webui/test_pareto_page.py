@@ -73,8 +73,10 @@ def click_probe(page: Any) -> str:
 def test_two_objectives_and_a_constraint_at_ten_thousand_trials(served, open_page):
     port, (front, infeasible) = served("pareto2d", OBJECTIVES_2, CONSTRAINTS)
     page, _ = open_page()
+    started = time.perf_counter()
     page.goto(portal("pareto2d", port))
     pareto_ready(page)
+    print(f"pareto2d: navigation to the Pareto panel painted: {time.perf_counter() - started:.3f} s")
     chart = page.locator("[data-testid=pareto-chart]")
     assert int(chart.get_attribute("data-front")) == len(front) > 0
     assert int(chart.get_attribute("data-infeasible")) > 0 and len(infeasible) > 0

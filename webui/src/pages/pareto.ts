@@ -43,8 +43,9 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
   const scatterEl = h('div', { class: 'chart', 'data-testid': 'pareto-chart' });
   const parallelEl = h('div', { class: 'chart', 'data-testid': 'pareto-parallel' });
   const hvEl = h('div', { class: 'chart small', 'data-testid': 'pareto-hv' });
+  const hvNote = h('div', { class: 'hint', 'data-testid': 'pareto-hv-note' });
   const el = card('Pareto front', { 'data-testid': 'panel-pareto' }, controls, note, scatterEl, parallelEl,
-    h('h3', { class: 'subhead' }, 'Hypervolume over finished trials'), hvEl);
+    h('h3', { class: 'subhead' }, 'Hypervolume over finished trials'), hvEl, hvNote);
 
   const load = new SingleFlight(async () => {
     data = await getJson<ParetoAnswer>('pareto');
@@ -159,7 +160,10 @@ export function paretoPanel(): { el: HTMLElement; dispose: () => void } {
 
   function drawHypervolume(d: ParetoAnswer): void {
     const points = d.hypervolume.points;
+    const reference = d.hypervolume.reference;
     hvEl.dataset.points = String(points.length);
+    hvNote.textContent = reference ? `Feasible front against the reference point (${reference.map(formatNumber).join(', ')}) `
+      + 'in loss terms (maximized objectives negated): the worst feasible value of each plus 10% of its range.' : '';
     drawWith(hvEl, {
       grid: { left: 70, right: 30, top: 34, bottom: 40 },
       tooltip: { trigger: 'axis', confine: true },
