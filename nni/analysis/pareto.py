@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from ..objectives import ObjectiveSpec, hypervolume, pareto_mask
+from ..objectives import Evaluation, ObjectiveSpec, hypervolume, pareto_mask
 from ..records import Trial
 
-__all__ = ["TrialPoint", "ParetoAnalysis", "analyse", "reference_point", "REFERENCE_MARGIN"]
+__all__ = ["TrialPoint", "ParetoAnalysis", "analyse", "read_results", "reference_point", "result_flags",
+           "export_flags", "REFERENCE_MARGIN"]
 
 REFERENCE_MARGIN = 0.1
 """How far past the worst feasible loss the hypervolume reference lies, as a share of the span."""
@@ -130,20 +132,40 @@ def reference_point(losses: Sequence[Sequence[float]]) -> tuple[float, ...]:
     return tuple(float(w + REFERENCE_MARGIN * (s if s > 0 else f)) for w, s, f in zip(worst, span, flat, strict=True))
 
 
-def analyse(trials: Iterable[Trial], spec: ObjectiveSpec) -> ParetoAnalysis:
-    """Read every trial that has a final result under ``spec``; the front among the feasible ones."""
-    readings = []
-    for trial in trials:
-        if trial.final is None:
-            continue
-        readings.append((trial, spec.evaluate(trial.final.value)))
-    feasible = [(index, evaluation.losses) for index, (_, evaluation) in enumerate(readings)
+def read_results(values: Sequence[Any], spec: ObjectiveSpec) -> list[tuple[Evaluation, bool]]:
+    """Each final result under ``spec``, and whether it is on the front among the feasible ones."""
+    evaluations = [spec.evaluate(value) for value in values]
+    feasible = [(index, evaluation.losses) for index, evaluation in enumerate(evaluations)
                 if evaluation.feasible and evaluation.losses is not None]
     on_front: set[int] = set()
     if feasible:
         mask = pareto_mask([losses for _, losses in feasible])
         on_front = {index for (index, _), flag in zip(feasible, mask, strict=True) if flag}
+    return [(evaluation, index in on_front) for index, evaluation in enumerate(evaluations)]
+
+
+def analyse(trials: Iterable[Trial], spec: ObjectiveSpec) -> ParetoAnalysis:
+    """Read every trial that has a final result under ``spec``; the front among the feasible ones."""
+    finished = [trial for trial in trials if trial.final is not None]
+    readings = read_results([trial.final.value for trial in finished if trial.final is not None], spec)
     points = [TrialPoint(trial, evaluation.losses, evaluation.violation,
-                         evaluation.feasible if evaluation.usable else None, index in on_front, evaluation.reason)
-              for index, (trial, evaluation) in enumerate(readings)]
+                         evaluation.feasible if evaluation.usable else None, pareto, evaluation.reason)
+              for trial, (evaluation, pareto) in zip(finished, readings, strict=True)]
     return ParetoAnalysis(spec, points)
+
+
+def result_flags(finals: dict[str, Any], spec: ObjectiveSpec | None) -> dict[str, dict[str, Any]]:
+    """Per key of ``finals`` (trial id -> final result), the columns an export adds under objectives:
+    ``feasible`` (None when the result is unusable) and ``pareto``; empty without a spec, so an
+    export stays NNI's."""
+    if spec is None:
+        return {}
+    readings = read_results(list(finals.values()), spec)
+    return {key: {"feasible": evaluation.feasible if evaluation.usable else None, "pareto": pareto}
+            for key, (evaluation, pareto) in zip(finals, readings, strict=True)}
+
+
+def export_flags(trials: Iterable[Trial], spec: ObjectiveSpec | None) -> dict[str, dict[str, Any]]:
+    """:func:`result_flags` of trial records. The front is read among every trial with a final
+    result, the ones an export leaves out (not succeeded) included."""
+    return result_flags({t.trial_id: t.final.value for t in trials if t.final is not None}, spec)

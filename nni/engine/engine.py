@@ -137,6 +137,8 @@ class Engine(ExperimentReadout):
         self._at_start: list[dict[str, Any]] = []
         """Parameters enqueued before :meth:`start` (``Experiment.enqueue_trial``): queued first thing."""
         self._duration_timer: asyncio.TimerHandle | None = None
+        self.spec = self.objective_spec()
+        """The objectives and constraints results are read under; None: NNI's one ``default`` metric."""
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -148,6 +150,9 @@ class Engine(ExperimentReadout):
             self._restore(profile)
         self._save_profile()
         await self.service.start(self._on_trial_event)
+        # before the search space and any replay, so a resumed tuner reads old results under the spec too
+        if self.spec is not None and (await self._tuner_call(self.tuner.set_objectives, self.spec)).failed:
+            return
         if (await self._tuner_call(self.tuner.update_search_space, self.search_space)).failed:
             return
         if profile is not None:
@@ -445,7 +450,18 @@ class Engine(ExperimentReadout):
         return isinstance(self.tuner, BuiltinTuner)
 
     def _usable(self, value: Any) -> bool:
-        return not self._tuner_needs_number or metric_default(value) is not None
+        return self._withheld_reason(value) is None
+
+    def _withheld_reason(self, value: Any) -> str | None:
+        """Why a final result does not reach the tuner (None: it does). Under objectives every tuner
+        gets only results with a finite number for each objective and constraint."""
+        if self.spec is not None:
+            evaluation = self.spec.evaluate(value)
+            return None if evaluation.usable else f"the final result is not given to the tuner: {evaluation.reason}"
+        if not self._tuner_needs_number or metric_default(value) is not None:
+            return None
+        return (f"the final result is not given to {type(self.tuner).__name__}, which needs a number: "
+                f"{not_a_number_reason(value)}")
 
     def _note(self, trial: Trial, text: str) -> None:
         """Keep a warning about a trial in the manager's log and in the trial's message (its row)."""
@@ -470,14 +486,14 @@ class Engine(ExperimentReadout):
         if kind == "FINAL":
             trial.final = metric
             self._changed_now("metric", trial.trial_id)
-            if self._usable(metric.value):
+            withheld = self._withheld_reason(metric.value)
+            if withheld is None:
                 self._spawn(self._tuner_call(
                     self.tuner.receive_trial_result, trial.parameter_id, trial.parameters, metric.value,
                     customized=trial.customized, trial_job_id=trial.trial_id))
             else:
                 self._withheld.add(trial.trial_id)
-                self._note(trial, f"the final result is not given to {type(self.tuner).__name__}, which needs a "
-                                  f"number: {not_a_number_reason(metric.value)}")
+                self._note(trial, withheld)
         else:
             trial.intermediate.append(metric)
             self._changed_now("metric", trial.trial_id)

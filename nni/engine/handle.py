@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import ExperimentConfig
+from ..objectives import ObjectiveSpec
 from ..records import Change, ExperimentStatus, Trial
 from ..storage.base import Storage
 
@@ -129,6 +130,10 @@ class ExperimentHandle(Protocol):
     def live_tuner(self) -> dict[str, Any] | None: ...
 
     def optimize_mode(self) -> str: ...
+
+    def objective_spec(self) -> ObjectiveSpec | None:
+        """The config's objectives and constraints; None without them (NNI's ``default`` metric)."""
+        ...
 
     def best_trial(self) -> Trial | None: ...
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import metric_default
+from ..objectives import ObjectiveSpec
 from ..records import Trial
 from ..storage.base import Storage
 from .handle import setting_named
@@ -116,7 +117,19 @@ class ExperimentReadout:
             mode = algorithm.class_args["optimize_mode"]
         return "minimize" if str(mode).lower() == "minimize" else "maximize"
 
+    def objective_spec(self) -> ObjectiveSpec | None:
+        """The config's objectives and constraints (constraints alone: ``default`` in the optimize mode);
+        None without them."""
+        return self.config.objective_spec(self.optimize_mode())
+
     def best_trial(self) -> Trial | None:
+        """The trial with the best final result: NNI's best ``default`` without objectives; under them
+        the feasible trial best on the first objective, ties broken by the next (always on the front)."""
+        spec = self.objective_spec()
+        if spec is not None:
+            ranked = [(evaluation.losses, t.sequence_id, t) for t in self.trials.values() if t.final is not None
+                      and (evaluation := spec.evaluate(t.final.value)).feasible and evaluation.losses is not None]
+            return min(ranked, key=lambda item: item[:2])[2] if ranked else None
         scored = [(v, t) for t in self.trials.values()
                   if t.final is not None and (v := metric_default(t.final.value)) is not None]
         if not scored:

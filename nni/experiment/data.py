@@ -20,14 +20,21 @@ __all__ = ["TrialResult", "TrialMetricData", "TrialHyperParameters", "TrialJob"]
 
 @dataclass(init=False)
 class TrialResult:
+    """NNI's three fields; ``feasible`` and ``pareto`` are plain attributes, not dataclass fields, so
+    ``repr``, ``==``, ``dataclasses.asdict`` and unpacking stay NNI's. Both are None unless the
+    experiment has objectives or constraints (``feasible`` also when the result is unusable under them)."""
+
     parameter: dict[str, Any]
     value: Any
     trialJobId: str
 
-    def __init__(self, parameter: dict[str, Any], value: Any, trialJobId: str) -> None:
+    def __init__(self, parameter: dict[str, Any], value: Any, trialJobId: str, *, feasible: bool | None = None,
+                 pareto: bool | None = None) -> None:
         self.parameter = parameter
         self.value = decode_json_text(value)
         self.trialJobId = trialJobId
+        self.feasible: bool | None = feasible
+        self.pareto: bool | None = pareto
 
 
 @dataclass(init=False)

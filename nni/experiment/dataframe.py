@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.flattening import flatten_parameters
+from ..analysis.pareto import result_flags
+from ..config import ExperimentConfig
 from ..engine.view import ViewEngine
+from ..objectives import ObjectiveSpec
 from ..server.serialize import plain_metric, plain_trial, wire_metric, wire_trial
 from ..storage.nni30 import decode_json_text
 from .rest_client import RestClient
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Records", "running_records", "stored_records", "trial_rows", "intermediate_rows", "to_dataframe", "TRIAL_COLUMNS",
-           "INTERMEDIATE_COLUMNS"]
+           "INTERMEDIATE_COLUMNS", "OBJECTIVE_COLUMNS"]
 
 TRIAL_COLUMNS = ("trial_id", "sequence_id", "parameter_id", "status", "customized", "imported", "start_time",
                  "end_time", "duration", "message")
@@ -30,18 +33,22 @@ TRIAL_COLUMNS = ("trial_id", "sequence_id", "parameter_id", "status", "customize
 INTERMEDIATE_COLUMNS = ("trial_id", "sequence_id", "parameter_id", "status", "step", "timestamp")
 """The fixed columns of one row per intermediate result."""
 _TIME_COLUMNS = ("start_time", "end_time", "timestamp")
+OBJECTIVE_COLUMNS = ("feasible", "pareto")
+"""The columns after the fixed ones when the experiment has objectives or constraints."""
 
 
-Records = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
-"""(trials, metrics, imported results) in the decoded REST forms."""
+Records = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], ObjectiveSpec | None]
+"""(trials, metrics, imported results) in the decoded REST forms, and the experiment's objectives."""
 
 
 def running_records(rest: RestClient) -> Records:
-    """What a running manager serves: trials, every metric, and the results imported into it."""
+    """What a running manager serves: trials, every metric, the results imported into it, and the
+    objectives of its config."""
     trials = [plain_trial(t) for t in rest.get("/trial-jobs")]
     metrics = [plain_metric(m) for m in rest.get("/metric-data")]
     imported = [row for batch in rest.get("/experiment/imported-data") for row in decode_json_text(batch)]
-    return trials, metrics, imported
+    spec = ExperimentConfig.model_validate(rest.get("/experiment")["params"]).objective_spec()
+    return trials, metrics, imported, spec
 
 
 def stored_records(experiment_id: str, experiment_dir: Path) -> Records:
@@ -52,7 +59,7 @@ def stored_records(experiment_id: str, experiment_dir: Path) -> Records:
         metrics = [plain_metric(wire_metric(m)) for t in trials
                    for m in [*t.intermediate, *([t.final] if t.final is not None else [])]]
         imported = [row for event in view.storage.experiment_events("import_data") for row in event["data"]["data"]]
-        return [plain_trial(wire_trial(t)) for t in trials], metrics, imported
+        return [plain_trial(wire_trial(t)) for t in trials], metrics, imported, view.objective_spec()
     finally:
         view.storage.close()
 
@@ -80,10 +87,13 @@ def _params(parameters: Any) -> dict[str, Any]:
 
 
 def trial_rows(trials: Iterable[dict[str, Any]], metrics: Iterable[dict[str, Any]],
-               imported: Iterable[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+               imported: Iterable[dict[str, Any]] = (), spec: ObjectiveSpec | None = None) -> list[dict[str, Any]]:
     """One row per trial: ids, status, flags, times, parameters and every key of its final result;
-    then one per imported result (``imported`` true; no id, status or times: it never ran here)."""
+    then one per imported result (``imported`` true; no id, status or times: it never ran here).
+    Under objectives (``spec``) each trial's row also has ``feasible`` and ``pareto`` (see
+    :func:`~nni.analysis.pareto.result_flags`)."""
     finals = {m["trialJobId"]: m["data"] for m in metrics if m.get("type") == "FINAL"}
+    flags = result_flags(finals, spec)
     rows = []
     for item in trials:
         start, end = item.get("startTime"), item.get("endTime")
@@ -91,6 +101,8 @@ def trial_rows(trials: Iterable[dict[str, Any]], metrics: Iterable[dict[str, Any
                "imported": False, "start_time": start, "end_time": end,
                "duration": (end - start) / 1000 if start is not None and end is not None else None,
                "message": item.get("message"), **_params(_record(item).get("parameters"))}
+        if spec is not None:
+            row.update(flags.get(item["trialJobId"], {"feasible": None, "pareto": False}))
         if item["trialJobId"] in finals:
             row.update(_metric_columns(finals[item["trialJobId"]]))
         rows.append(row)
@@ -126,7 +138,8 @@ def to_dataframe(rows: list[dict[str, Any]], fixed: tuple[str, ...]) -> pandas.D
         seen.update(dict.fromkeys(row))
     params = [c for c in seen if c.startswith("params.")]
     metrics = [c for c in seen if c.startswith("metrics.")]
-    frame = pandas.DataFrame(rows, columns=[*fixed, *params, *metrics])
+    flags = [c for c in OBJECTIVE_COLUMNS if c in seen]
+    frame = pandas.DataFrame(rows, columns=[*fixed, *flags, *params, *metrics])
     for column in _TIME_COLUMNS:
         if column in frame:
             frame[column] = pandas.to_datetime(frame[column], unit="ms", utc=True)

@@ -15,11 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.pareto import analyse
 from ..assessor import Assessor
 from ..config import ExperimentConfig
 from ..engine.handle import setting_named
 from ..errors import ConfigError
-from ..metrics import metric_default
+from ..metrics import metric_number
 from ..records import ExperimentStatus
 from ..storage.manifest import read_manifest
 from ..storage.sqlite import database_dir
@@ -215,12 +216,15 @@ class Experiment:
         assert engine is not None
         stats = engine.statistics()
         best = engine.best_trial()
+        spec = engine.objective_spec()
         return {
             "id": self.id, "status": engine.status.value, "error": engine.error, "total": len(engine.trials),
             "succeeded": stats.get("SUCCEEDED", 0), "failed": stats.get("FAILED", 0),
             "best": None if best is None or best.final is None else {
                 "trial_id": best.trial_id, "sequence_id": best.sequence_id, "parameters": best.parameters,
-                "value": best.final.value, "mode": engine.optimize_mode()},
+                "value": best.final.value, "mode": engine.optimize_mode(),
+                **({} if spec is None else {"objectives": spec.objectives})},
+            **({} if spec is None else {"front": len(analyse(engine.trials.values(), spec).front)}),
             "directory": str(engine.experiment_dir),
             "reopen": reopen_command(self.id, Path(self.config.experiment_working_directory), self.port),
         }
@@ -232,9 +236,12 @@ class Experiment:
         stats = engine.statistics()
         best = engine.best_trial()
         finished = sum(n for s, n in stats.items() if s not in ("WAITING", "RUNNING"))
+        # under objectives: the best trial's first objective (the one it is best on)
+        spec = engine.objective_spec()
+        key = spec.metrics[0] if spec is not None else "default"
         return {"status": engine.status.value, "done": finished, "max": self.config.max_trial_number,
                 "running": stats.get("RUNNING", 0), "waiting": stats.get("WAITING", 0),
-                "best": metric_default(best.final.value) if best and best.final else None,
+                "best": metric_number(best.final.value, key) if best and best.final else None,
                 "elapsed": engine.elapsed_seconds()}
 
     @classmethod
@@ -397,7 +404,18 @@ class Experiment:
         return list(read_manifest().values())
 
     def export_data(self) -> list[TrialResult]:
-        return [TrialResult(r["parameter"], r["value"], r["trialJobId"]) for r in self._rest().get("/export-data")]
+        """The succeeded trials' results; under objectives each also has ``feasible`` and ``pareto`` set."""
+        return [TrialResult(r["parameter"], r["value"], r["trialJobId"], feasible=r.get("feasible"),
+                            pareto=r.get("pareto")) for r in self._rest().get("/export-data")]
+
+    def get_pareto_front(self) -> list[TrialResult]:
+        """The succeeded trials on the Pareto front: feasible, and no other feasible trial is at least as
+        good in every objective and better in one. ValueError when the config names no objectives or
+        constraints (then there is one best trial, not a front)."""
+        if self.config.objective_spec() is None:
+            raise ValueError("get_pareto_front: the experiment's config names no objectives or constraints "
+                             "(set config.objectives, see docs/multiobjective.md)")
+        return [result for result in self.export_data() if result.pareto]
 
     def export_dataframe(self, intermediate: bool = False) -> pandas.DataFrame:
         """The trials as a pandas DataFrame (``pip install 'nni[pandas]'``), from the running manager or,
@@ -409,8 +427,8 @@ class Experiment:
         ``start_time``/``end_time`` (UTC datetimes), ``duration`` (seconds), ``message``, then
         ``params.<name>`` for each parameter (a nested choice ``p`` also gives ``p/key``) and
         ``metrics.<key>`` for each key of the final result (a scalar result is ``metrics.default``).
-        Pareto-front and feasibility columns are not there yet: they come with multi-objective
-        experiments. With ``intermediate=True``: one row per intermediate result instead, with ``step``
+        Under objectives or constraints ``feasible`` and ``pareto`` come after ``message`` (as in
+        :meth:`export_data`, read over every trial with a final result). With ``intermediate=True``: one row per intermediate result instead, with ``step``
         and ``timestamp`` in place of the flags and times.
         """
         from .dataframe import (
@@ -424,12 +442,12 @@ class Experiment:
         )
 
         if self._client is not None:
-            trials, metrics, imported = running_records(self._rest())
+            trials, metrics, imported, spec = running_records(self._rest())
         else:
-            trials, metrics, imported = stored_records(self.id, self._stored_dir())
+            trials, metrics, imported, spec = stored_records(self.id, self._stored_dir())
         if intermediate:
             return to_dataframe(intermediate_rows(trials, metrics), INTERMEDIATE_COLUMNS)
-        return to_dataframe(trial_rows(trials, metrics, imported), TRIAL_COLUMNS)
+        return to_dataframe(trial_rows(trials, metrics, imported, spec), TRIAL_COLUMNS)
 
     # -- updates ----------------------------------------------------------------------------------
 

@@ -110,7 +110,8 @@ def format_outcome(outcome: dict[str, Any]) -> str:
     """The end-of-run report: status and counts, the best trial, where it is stored, how to reopen it.
 
     ``outcome`` holds ``id, status, succeeded, failed, total, error, best`` (``None`` or
-    ``{trial_id, sequence_id, parameters, value, mode}``), ``directory`` and ``reopen``.
+    ``{trial_id, sequence_id, parameters, value, mode}``, plus ``objectives`` under objectives),
+    ``directory`` and ``reopen``; under objectives also ``front`` (how many trials are on the Pareto front).
     """
     lines = [f"Experiment {outcome['id']} {outcome['status']}: {outcome['succeeded']}/{outcome['total']} "
              f"trials succeeded, {outcome['failed']} failed."]
@@ -121,11 +122,23 @@ def format_outcome(outcome: dict[str, Any]) -> str:
         lines.append("  Best trial: none (no trial reported a final result)")
     else:
         lines.append(f"  Best trial: {best['trial_id']} (#{best['sequence_id']}), {_metric_text(best['value'])} "
-                     f"({'lowest' if best['mode'] == 'minimize' else 'highest'} default metric is best)")
+                     f"({_best_rule(best)})")
         lines.append(f"  Parameters: {json.dumps(best['parameters'], sort_keys=True)}")
+    if outcome.get("front") is not None:
+        lines.append(f"  Pareto front: {outcome['front']} trial(s) (Experiment.get_pareto_front(), "
+                     "nnictl trial ls --pareto)")
     lines.append(f"  Stored in:  {outcome['directory']}")
     lines.append(f"  Reopen the web portal: {outcome['reopen']}")
     return "\n".join(lines)
+
+
+def _best_rule(best: dict[str, Any]) -> str:
+    objectives = best.get("objectives")
+    if not objectives:
+        return f"{'lowest' if best['mode'] == 'minimize' else 'highest'} default metric is best"
+    first = objectives[0]
+    rule = f"the feasible trial with the {'lowest' if first.mode == 'minimize' else 'highest'} {first.metric}"
+    return rule + (", on the Pareto front" if len(objectives) > 1 else "")
 
 
 def _metric_text(value: Any) -> str:

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..analysis.pareto import export_flags
 from ..engine.handle import UPDATABLE, ExperimentHandle, setting_of_update_type
 from ..errors import ConfigError
 from ..records import MetricRecord, Trial, TrialStatus
@@ -245,8 +246,10 @@ async def trial_file(request: Request) -> Response:
 
 
 async def export_data(request: Request) -> Response:
+    """NNI's rows; under objectives each also says whether it is feasible and on the Pareto front."""
     engine = _engine(request)
-    return JSONResponse([wire_export_row(t) for t in engine.trials.values()
+    flags = export_flags(engine.trials.values(), engine.objective_spec())
+    return JSONResponse([wire_export_row(t) | flags.get(t.trial_id, {}) for t in engine.trials.values()
                          if t.status == TrialStatus.SUCCEEDED and t.final is not None])
 
 

@@ -198,6 +198,11 @@ class _WebUI:
         if live:  # a tuner object has no name in the config: the overview shows its class and arguments
             config = {**config, "tuner": {**(config.get("tuner") or {}), "className": live["label"]}}
         best = frame.best_of(mode)
+        spec = engine.objective_spec()
+        if spec is not None:  # under objectives: the best feasible trial on the first one (on the front)
+            trial = engine.best_trial()
+            number = metric_number(trial.final.value, spec.metrics[0]) if trial and trial.final else None
+            best = None if trial is None or number is None else (trial, number)
         counts = frame.counts()
         if not is_authorized(request):
             profile, config = redact_secrets(profile), redact_secrets(config)

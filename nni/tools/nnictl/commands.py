@@ -102,9 +102,20 @@ def _optimize_mode(experiment_id: str) -> str:
     return "minimize" if str(mode).lower() == "minimize" else "maximize"
 
 
+def _has_objectives(experiment_id: str) -> bool:
+    params = profile_json(experiment_id).get("params", {})
+    return bool(params.get("objectives") or params.get("constraints"))
+
+
 def trial_ls(args: argparse.Namespace) -> int:
     experiment_id = resolve_id(args.id, need_running=False)
     trials = trials_json(experiment_id)
+    if args.pareto:
+        if not _has_objectives(experiment_id):
+            fail(f"--pareto: experiment {experiment_id} has no objectives or constraints in its config, so no "
+                 "Pareto front (--head 1 shows its best trial)")
+        front = {row["trialJobId"] for row in export_rows(experiment_id) if row.get("pareto")}
+        trials = [t for t in trials if t["trialJobId"] in front]
     if args.head or args.tail:
         scored = [t for t in trials if metric_default(_final(t)) is not None]
         best_first = _optimize_mode(experiment_id) == "maximize"
@@ -214,8 +225,11 @@ def experiment_export(args: argparse.Namespace) -> int:
             if metric["type"] == "PERIODICAL":
                 intermediate.setdefault(metric["trialJobId"], []).append(metric["data"])
     path = Path(args.filename).expanduser()
+    # under objectives every row says whether it is feasible and on the front; otherwise NNI's columns only
+    flags = ["feasible", "pareto"] if any("pareto" in r for r in rows) else []
     if args.type == "json":
         out = [{"parameter": r["parameter"], "value": r["value"], "trialJobId": r["trialJobId"],
+                **{flag: r[flag] for flag in flags},
                 **({"intermediate": intermediate.get(r["trialJobId"], [])} if args.intermediate else {})}
                for r in rows]
         path.write_text(json.dumps(out, indent=2), encoding="utf-8")
@@ -225,15 +239,21 @@ def experiment_export(args: argparse.Namespace) -> int:
             keys += [k for k in row["parameter"] if k not in keys]
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["trialJobId", *keys, "value", *(["intermediate"] if args.intermediate else [])])
+            writer.writerow(["trialJobId", *keys, "value", *flags, *(["intermediate"] if args.intermediate else [])])
             for row in rows:
                 cells = [json.dumps(row["parameter"].get(k)) if not isinstance(row["parameter"].get(k), str)
                          else row["parameter"][k] for k in keys]
                 value = row["value"]
                 writer.writerow([row["trialJobId"], *cells, json.dumps(value) if isinstance(value, dict) else value,
+                                 *(_flag_cell(row[flag]) for flag in flags),
                                  *([json.dumps(intermediate.get(row["trialJobId"], []))] if args.intermediate else [])])
     console.print(f"Exported {len(rows)} trial(s) of {experiment_id} to {path}.")
     return 0
+
+
+def _flag_cell(flag: bool | None) -> str:
+    """A CSV cell for a flag: true, false, or empty when unknown (a result unusable under the objectives)."""
+    return "" if flag is None else str(flag).lower()
 
 
 # -- log, webui, config -----------------------------------------------------------------------------

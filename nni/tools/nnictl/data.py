@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ...analysis.pareto import export_flags
 from ...engine.view import ViewEngine
 from ...experiment.detach import manager_alive
 from ...server.serialize import (
@@ -64,8 +65,11 @@ def status_json(experiment_id: str) -> dict[str, Any]:
 def export_rows(experiment_id: str) -> list[dict[str, Any]]:
     if manager_alive(experiment_id):
         return [plain_export_row(r) for r in rest_call(experiment_id, "GET", "/export-data")]
-    return _stored(experiment_id, lambda e: [export_row(t) for t in e.trials.values()
-                                             if t.status.value == "SUCCEEDED" and t.final is not None])
+    def read(engine: ViewEngine) -> list[dict[str, Any]]:
+        flags = export_flags(engine.trials.values(), engine.objective_spec())
+        return [export_row(t) | flags.get(t.trial_id, {}) for t in engine.trials.values()
+                if t.status.value == "SUCCEEDED" and t.final is not None]
+    return _stored(experiment_id, read)
 
 
 def metrics_json(experiment_id: str) -> list[dict[str, Any]]:

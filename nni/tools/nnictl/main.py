@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(group, "ls", commands.trial_ls, "list the trials (best first with --head/--tail)")
     _id(p)
     _head_tail(p)
+    p.add_argument("--pareto", action="store_true",
+                   help="only the trials on the Pareto front (experiments with objectives or constraints)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p = _sub(group, "kill", commands.trial_kill, "kill one trial")
     _id(p)
