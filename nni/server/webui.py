@@ -40,7 +40,6 @@ from ..analysis import TrialTable, build_table, downsample, parameter_importance
 from ..analysis.interpolation import contour
 from ..engine.handle import UPDATABLE, ExperimentHandle
 from ..metrics import metric_number
-from ..objectives import ObjectiveSpec
 from ..records import FINISHED_STATUSES, Trial, TrialStatus
 from ..storage.manifest import read_manifest
 from .guard import is_authorized
@@ -157,11 +156,7 @@ class _WebUI:
         self._table: TrialTable | None = None
         self._table_engine: int | None = None
         self._lock = asyncio.Lock()
-        self.pareto = ParetoViews(self.frame, self._objective_spec)
-
-    def _objective_spec(self) -> ObjectiveSpec | None:
-        engine = self.engine()
-        return engine.config.objective_spec(engine.optimize_mode())
+        self.pareto = ParetoViews(self.frame, lambda: self.engine().objective_spec())
 
     def engine(self) -> ExperimentHandle:
         engine = self.engine_getter()
