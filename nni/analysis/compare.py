@@ -13,7 +13,7 @@ from ..metrics import metric_number
 from ..records import Trial
 from .flattening import json_safe
 
-__all__ = ["best_so_far", "pareto_front", "numeric_keys", "flatten_config", "differences", "export_text",
+__all__ = ["best_so_far", "pareto_front", "numeric_keys", "flatten_config", "differences", "export_text", "flag_cell",
            "EXPORT_TYPES"]
 
 EXPORT_TYPES = ("csv", "json")
@@ -103,14 +103,23 @@ def _cell(value: Any) -> Any:
     return value if isinstance(value, str) else json.dumps(json_safe(value))
 
 
+def flag_cell(flag: bool | None) -> str:
+    """A CSV cell for an export's ``feasible`` / ``pareto``: true, false, or empty when unknown."""
+    return "" if flag is None else str(flag).lower()
+
+
 def export_text(rows: Sequence[tuple[str, Mapping[str, Any]]], kind: str) -> str:
     """One export file for ``(experimentId, export row)`` pairs (rows as ``nnictl experiment export``
-    writes them: ``parameter``, ``value``, ``trialJobId``): CSV with a column per parameter, or JSON."""
+    writes them: ``parameter``, ``value``, ``trialJobId``): CSV with a column per parameter, or JSON.
+    Rows of experiments with objectives carry ``feasible`` and ``pareto`` (each within its own
+    experiment); when any does, the file has those two columns (empty for the other rows)."""
     if kind not in EXPORT_TYPES:
         raise ValueError(f"export type must be one of {', '.join(EXPORT_TYPES)}, got {kind!r}")
+    flags = [flag for flag in ("feasible", "pareto") if any(flag in row for _, row in rows)]
     if kind == "json":
         records = [{"experimentId": exp_id, "trialJobId": row.get("trialJobId"),
-                    "parameter": json_safe(row.get("parameter")), "value": json_safe(row.get("value"))}
+                    "parameter": json_safe(row.get("parameter")), "value": json_safe(row.get("value")),
+                    **{flag: row.get(flag) for flag in flags}}
                    for exp_id, row in rows]
         return json.dumps(records, indent=2, allow_nan=False)
     names: dict[str, None] = {}
@@ -118,9 +127,10 @@ def export_text(rows: Sequence[tuple[str, Mapping[str, Any]]], kind: str) -> str
         names.update(dict.fromkeys(row.get("parameter") or {}))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["experimentId", "trialJobId", *names, "value"])
+    writer.writerow(["experimentId", "trialJobId", *names, "value", *flags])
     for exp_id, row in rows:
         parameters = row.get("parameter") or {}
         writer.writerow([exp_id, row.get("trialJobId"),
-                         *(_cell(parameters[n]) if n in parameters else "" for n in names), _cell(row.get("value"))])
+                         *(_cell(parameters[n]) if n in parameters else "" for n in names), _cell(row.get("value")),
+                         *(flag_cell(row.get(flag)) for flag in flags)])
     return out.getvalue()

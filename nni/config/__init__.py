@@ -30,9 +30,10 @@ from .training_services import (
 )
 
 __all__ = [
-    "AlgorithmConfig", "AmlConfig", "AzureBlobConfig", "ConstraintConfig", "CustomAlgorithmConfig", "DlcConfig", "ExperimentConfig",
-    "FrameworkAttemptCompletionPolicy", "FrameworkControllerConfig", "FrameworkControllerRoleConfig",
-    "K8sAzureStorageConfig", "K8sNfsConfig", "K8sStorageConfig", "KubeflowConfig", "KubeflowRoleConfig",
-    "LocalConfig", "NfsConfig", "ObjectiveConfig", "OpenpaiConfig", "RayConfig", "RemoteConfig", "RemoteMachineConfig",
-    "SharedStorageConfig", "SlurmConfig", "TrainingServiceConfig", "load_config_file", "parse_duration",
+    "AlgorithmConfig", "AmlConfig", "AzureBlobConfig", "ConstraintConfig", "CustomAlgorithmConfig", "DlcConfig",
+    "ExperimentConfig", "FrameworkAttemptCompletionPolicy", "FrameworkControllerConfig",
+    "FrameworkControllerRoleConfig", "K8sAzureStorageConfig", "K8sNfsConfig", "K8sStorageConfig", "KubeflowConfig",
+    "KubeflowRoleConfig", "LocalConfig", "NfsConfig", "ObjectiveConfig", "OpenpaiConfig", "RayConfig",
+    "RemoteConfig", "RemoteMachineConfig", "SharedStorageConfig", "SlurmConfig", "TrainingServiceConfig",
+    "load_config_file", "parse_duration",
 ]

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ConfigError
 from ..metrics import short_repr
@@ -114,15 +122,10 @@ class ExperimentConfig(ConfigBase):
     constraints: list[ConstraintConfig] | None = None
     """Bounds a result must keep to be feasible (``[{metric: memory_mb, max: 512}, ...]``)."""
 
-    @field_validator("objectives", mode="before")
+    @field_validator("objectives", "constraints", mode="before")
     @classmethod
-    def _objectives(cls, value: Any) -> Any:
-        return parse_objectives(value)
-
-    @field_validator("constraints", mode="before")
-    @classmethod
-    def _constraints(cls, value: Any) -> Any:
-        return parse_constraints(value)
+    def _objective_entries(cls, value: Any, info: ValidationInfo) -> Any:
+        return (parse_objectives if info.field_name == "objectives" else parse_constraints)(value)
 
     def objective_spec(self, default_mode: str | None = None) -> ObjectiveSpec | None:
         """The objectives and constraints as one :class:`~nni.objectives.ObjectiveSpec`; None when

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from ..analysis import EXPORT_TYPES, best_so_far, differences, export_text, numeric_keys, pareto_front
+from ..analysis.pareto import export_flags
 from ..config import ExperimentConfig
 from ..engine.handle import ExperimentHandle
 from ..engine.view import ViewEngine
@@ -255,7 +256,8 @@ def workspace_routes(current: EngineGetter, url_prefix: str = "") -> tuple[list[
         rows = []
         for exp_id in ids:
             handle = workspace.handle(exp_id)
-            rows += [(exp_id, export_row(t)) for t in handle.trials.values()
+            flags = export_flags(handle.trials.values(), handle.objective_spec())
+            rows += [(exp_id, export_row(t) | flags.get(t.trial_id, {})) for t in handle.trials.values()
                      if t.status == TrialStatus.SUCCEEDED and t.final is not None]
         media = "text/csv" if kind == "csv" else "application/json"
         return PlainTextResponse(export_text(rows, kind), media_type=media, headers={

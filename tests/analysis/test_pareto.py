@@ -73,3 +73,26 @@ def test_three_objectives_and_ties() -> None:
               _trial(2, {"a": 1, "b": 0, "c": 0}), _trial(3, {"a": 0.5, "b": 0, "c": 0})]
     analysis = analyse(trials, spec)
     assert [p.pareto for p in analysis.points] == [True, True, True, False]
+
+
+def test_one_export_of_several_experiments_keeps_each_ones_flags() -> None:
+    import csv
+    import json
+
+    from nni.analysis import export_text
+    from nni.analysis.pareto import export_flags
+
+    trials = [_trial(0, {"acc": 0.9, "lat": 5, "mem": 1}), _trial(1, {"acc": 0.8, "lat": 6, "mem": 1}),
+              _trial(2, {"acc": 0.9})]
+    flags = export_flags(trials, SPEC)
+    assert flags == {"t0": {"feasible": True, "pareto": True}, "t1": {"feasible": True, "pareto": False},
+                     "t2": {"feasible": None, "pareto": False}}
+    assert export_flags(trials, None) == {}
+    rows = [("mo", {"parameter": {"x": i}, "value": t.final.value, "trialJobId": t.trial_id, **flags[t.trial_id]})
+            for i, t in enumerate(trials)] + [("plain", {"parameter": {"x": 9}, "value": 0.5, "trialJobId": "p0"})]
+    table = list(csv.reader(export_text(rows, "csv").splitlines()))
+    assert table[0] == ["experimentId", "trialJobId", "x", "value", "feasible", "pareto"]
+    assert [row[-2:] for row in table[1:]] == [["true", "true"], ["true", "false"], ["", "false"], ["", ""]]
+    records = json.loads(export_text(rows, "json"))
+    assert [(r["feasible"], r["pareto"]) for r in records] == [(True, True), (True, False), (None, False), (None, None)]
+    assert "pareto" not in json.loads(export_text(rows[3:], "json"))[0]

@@ -153,3 +153,17 @@ def test_refused_before_any_trial_starts(make_experiment, free_port) -> None:
     with pytest.raises(ConfigError, match="objectives: the tuner Anneal cannot"):
         experiment.run(free_port)
     assert not (experiment.experiment_dir / "trials").exists()
+
+
+def test_a_tuner_object_is_judged_by_its_class_flags() -> None:
+    from nni.algorithms.hpo.random_tuner import RandomTuner
+    from nni.search_space.tuning import BuiltinTuner
+
+    class SingleMinded(BuiltinTuner):
+        """A built-in style tuner that optimises one number only (the flags stay False)."""
+
+    config = _config(objectives=[{"metric": "a"}, {"metric": "b"}])
+    config.tuner = None
+    config.validate(live_tuner=RandomTuner())
+    with pytest.raises(ConfigError, match="objectives: the tuner SingleMinded cannot take several objectives"):
+        config.validate(live_tuner=SingleMinded())

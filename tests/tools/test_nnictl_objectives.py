@@ -95,6 +95,10 @@ def test_create_export_and_list_the_front(tmp_path: Path) -> None:
     front = json.loads(nnictl("trial", "ls", "mo2", "--pareto", "--json").stdout)
     assert sorted(t["hyperParameters"][0]["parameters"]["x"] for t in front) == [0.2, 0.5]
     assert "mo2" in nnictl("trial", "ls", "mo2", "--pareto").stdout
+    # --head ranks feasible trials by the first objective, then the next: the best one is on the front
+    head = json.loads(nnictl("trial", "ls", "mo2", "--head", "3", "--json").stdout)
+    assert [t["hyperParameters"][0]["parameters"] for t in head] == [{"x": 0.5, "y": 0.1}, {"x": 0.5, "y": 0.6},
+                                                                     {"x": 0.2, "y": 0.1}]
     nnictl("stop", "mo2")
     # stopped: read from the database, the same front
     stopped = json.loads(nnictl("trial", "ls", "mo2", "--pareto", "--json").stdout)
@@ -172,3 +176,31 @@ def test_kill_minus_nine_then_resume_keeps_the_front(tmp_path: Path) -> None:
     assert {t["trialJobId"] for t in front} == {trial_id for trial_id, (_, _, pareto) in after.items() if pareto}
     assert front
     nnictl("stop", "mokill")
+
+
+def test_three_objectives_without_constraints(tmp_path: Path) -> None:
+    trial = ("import nni; p = nni.get_next_parameter(); "
+             "nni.report_final_result({'a': p['x'], 'b': p['y'], 'c': p['x'] * p['y']})")
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "three.py").write_text(trial)
+    config = _write(tmp_path, "three.yml", trialCommand=f"{sys.executable} three.py", maxTrialNumber=6,
+                    tuner={"name": "Random", "classArgs": {"seed": 3}}, constraints=None,
+                    searchSpace={"x": {"_type": "uniform", "_value": [0, 1]}, "y": {"_type": "uniform", "_value": [0, 1]}},
+                    objectives=[{"metric": "a"}, {"metric": "b", "mode": "minimize"}, {"metric": "c"}])
+    data = yaml.safe_load(config.read_text())
+    del data["constraints"]
+    config.write_text(yaml.safe_dump(data))
+    nnictl("create", "--config", str(config), "--port", str(free_port()), "--id", "mo3")
+    wait_status("mo3")
+    out = tmp_path / "three.json"
+    nnictl("experiment", "export", "mo3", "-t", "json", "-f", str(out))
+    rows = json.loads(out.read_text())
+    assert len(rows) == 6 and all(row["feasible"] is True for row in rows)
+    losses = {row["trialJobId"]: (-row["value"]["a"], row["value"]["b"], -row["value"]["c"]) for row in rows}
+    for row in rows:
+        mine = losses[row["trialJobId"]]
+        beaten = any(all(o <= m for o, m in zip(other, mine, strict=True)) and other != mine
+                     for other in losses.values())
+        assert row["pareto"] is not beaten
+    front = json.loads(nnictl("trial", "ls", "mo3", "--pareto", "--json").stdout)
+    assert {t["trialJobId"] for t in front} == {row["trialJobId"] for row in rows if row["pareto"]}

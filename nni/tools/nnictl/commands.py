@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
-from ...config import parse_duration
+from ...analysis.compare import flag_cell
+from ...config import ExperimentConfig, parse_duration
 from ...engine.handle import setting_named
 from ...engine.warm_start import read_result_file
 from ...experiment.detach import manager_alive, stop_experiment
 from ...metrics import metric_default
+from ...objectives import ObjectiveSpec
 from ...search_space import validate_search_space
 from ...storage.manifest import read_manifest, remove_manifest_entry
 from ...storage.nni30 import trial_file_location
@@ -102,24 +104,40 @@ def _optimize_mode(experiment_id: str) -> str:
     return "minimize" if str(mode).lower() == "minimize" else "maximize"
 
 
-def _has_objectives(experiment_id: str) -> bool:
-    params = profile_json(experiment_id).get("params", {})
-    return bool(params.get("objectives") or params.get("constraints"))
+def _objective_spec(experiment_id: str) -> ObjectiveSpec | None:
+    config = ExperimentConfig.model_validate(profile_json(experiment_id).get("params", {}))
+    return config.objective_spec(_optimize_mode(experiment_id))
+
+
+def _ranked(trials: list[dict[str, Any]], experiment_id: str) -> list[dict[str, Any]]:
+    """Trials with a usable final result, best first: by ``default`` in the optimize mode, or under
+    objectives the feasible ones by their losses in order (the first objective decides, as for the
+    best trial)."""
+    spec = _objective_spec(experiment_id)
+    if spec is not None:
+        losses: dict[str, tuple[float, ...]] = {}
+        for trial in trials:
+            evaluation = spec.evaluate(_final(trial))
+            if evaluation.feasible and evaluation.losses is not None:
+                losses[trial["trialJobId"]] = evaluation.losses
+        return sorted((t for t in trials if t["trialJobId"] in losses), key=lambda t: losses[t["trialJobId"]])
+    scored = [t for t in trials if metric_default(_final(t)) is not None]
+    best_first = _optimize_mode(experiment_id) == "maximize"
+    scored.sort(key=lambda t: metric_default(_final(t)), reverse=best_first)  # type: ignore[arg-type,return-value]
+    return scored
 
 
 def trial_ls(args: argparse.Namespace) -> int:
     experiment_id = resolve_id(args.id, need_running=False)
     trials = trials_json(experiment_id)
     if args.pareto:
-        if not _has_objectives(experiment_id):
+        if _objective_spec(experiment_id) is None:
             fail(f"--pareto: experiment {experiment_id} has no objectives or constraints in its config, so no "
                  "Pareto front (--head 1 shows its best trial)")
         front = {row["trialJobId"] for row in export_rows(experiment_id) if row.get("pareto")}
         trials = [t for t in trials if t["trialJobId"] in front]
     if args.head or args.tail:
-        scored = [t for t in trials if metric_default(_final(t)) is not None]
-        best_first = _optimize_mode(experiment_id) == "maximize"
-        scored.sort(key=lambda t: metric_default(_final(t)), reverse=best_first)  # type: ignore[arg-type,return-value]
+        scored = _ranked(trials, experiment_id)
         trials = scored[:args.head] if args.head else list(reversed(scored))[:args.tail]
     if args.json:
         print_json(trials)
@@ -245,15 +263,10 @@ def experiment_export(args: argparse.Namespace) -> int:
                          else row["parameter"][k] for k in keys]
                 value = row["value"]
                 writer.writerow([row["trialJobId"], *cells, json.dumps(value) if isinstance(value, dict) else value,
-                                 *(_flag_cell(row[flag]) for flag in flags),
+                                 *(flag_cell(row[flag]) for flag in flags),
                                  *([json.dumps(intermediate.get(row["trialJobId"], []))] if args.intermediate else [])])
     console.print(f"Exported {len(rows)} trial(s) of {experiment_id} to {path}.")
     return 0
-
-
-def _flag_cell(flag: bool | None) -> str:
-    """A CSV cell for a flag: true, false, or empty when unknown (a result unusable under the objectives)."""
-    return "" if flag is None else str(flag).lower()
 
 
 # -- log, webui, config -----------------------------------------------------------------------------
