@@ -13,6 +13,7 @@ tuner's optimize mode, NNI's behaviour unchanged.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -161,16 +162,13 @@ def pareto_mask(losses: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
             elif previous == (first, second):
                 mask[index] = True
         return mask
-    candidates = np.arange(n)
-    while len(candidates):
-        sums = points[candidates].sum(axis=1)
-        pivot = candidates[int(np.argmin(sums))]
-        dominated = np.all(points[pivot] <= points[candidates], axis=1) & np.any(
-            points[pivot] < points[candidates], axis=1)
-        mask[pivot] = True
-        same = np.all(points[candidates] == points[pivot], axis=1)
-        mask[candidates[same]] = True
-        candidates = candidates[~dominated & ~same]
+    # Sorted by sum once: the first row left is then the pivot, and what is left stays sorted.
+    left = np.argsort(points.sum(axis=1), kind="stable")
+    rows = points[left]
+    while len(left):
+        covered = np.all(rows[0] <= rows, axis=1)
+        mask[left[covered & np.all(rows == rows[0], axis=1)]] = True
+        left, rows = left[~covered], rows[~covered]
     return mask
 
 
@@ -209,7 +207,9 @@ def hypervolume(losses: Sequence[Sequence[float]] | np.ndarray, reference: Seque
     """The volume dominated by the rows and bounded by ``reference`` (all objectives minimised).
 
     Rows not strictly better than the reference in every objective add nothing. Exact: a sweep for
-    one or two objectives, slicing on the last objective above that (fine for fronts of hundreds).
+    one or two objectives, a sweep over the third keeping the two-objective staircase for three
+    (O(n log n) plus the staircase's updates), slicing on the last objective above that (fine for
+    fronts of hundreds).
     """
     points = _as_matrix(losses)
     ref = np.asarray(reference, dtype=float)
@@ -218,8 +218,9 @@ def hypervolume(losses: Sequence[Sequence[float]] | np.ndarray, reference: Seque
     points = points[np.all(points < ref, axis=1)]
     if len(points) == 0:
         return 0.0
-    points = points[pareto_mask(points)]
-    return _hv(np.unique(points, axis=0), ref)
+    if points.shape[1] > 3:  # the sweeps below skip dominated rows and duplicates themselves
+        points = np.unique(points[pareto_mask(points)], axis=0)
+    return _hv(points, ref)
 
 
 def _hv(points: np.ndarray, ref: np.ndarray) -> float:
@@ -234,6 +235,8 @@ def _hv(points: np.ndarray, ref: np.ndarray) -> float:
                 volume += (ref[0] - first) * (best_second - second)
                 best_second = second
         return float(volume)
+    if m == 3:
+        return _hv3(points, ref)
     order = np.argsort(points[:, -1], kind="stable")
     sorted_points = points[order]
     volume = 0.0
@@ -245,3 +248,31 @@ def _hv(points: np.ndarray, ref: np.ndarray) -> float:
         layer = sorted_points[: index + 1, :-1]
         volume += depth * _hv(layer[pareto_mask(layer)], ref[:-1])
     return float(volume)
+
+
+def _hv3(points: np.ndarray, ref: np.ndarray) -> float:
+    """Three objectives: rows in order of the third; the area the first two dominate so far (a
+    staircase sorted by the first, y falling, kept with its area as rows join) times each slab's depth."""
+    order = np.argsort(points[:, 2], kind="stable")
+    xs: list[float] = []
+    ys: list[float] = []
+    area = volume = previous_z = 0.0
+    rx, ry = float(ref[0]), float(ref[1])
+    for x, y, z in points[order].tolist():
+        volume += area * (z - previous_z)
+        previous_z = z
+        at = bisect.bisect_left(xs, x)
+        if (at and ys[at - 1] <= y) or (at < len(xs) and xs[at] == x and ys[at] <= y):
+            continue  # the staircase covers (x, y) already
+        end = at  # rows from ``at`` on with y at least the new one's: the new row covers them
+        while end < len(xs) and ys[end] >= y:
+            end += 1
+        right = xs[end] if end < len(xs) else rx
+        top = ys[at - 1] if at else ry
+        old = ((xs[at] if at < end else right) - x) * (ry - top)
+        for k in range(at, end):
+            old += ((xs[k + 1] if k + 1 < end else right) - xs[k]) * (ry - ys[k])
+        area += (right - x) * (ry - y) - old
+        xs[at:end] = [x]
+        ys[at:end] = [y]
+    return float(volume + area * (float(ref[2]) - previous_z))

@@ -46,6 +46,7 @@ from .guard import is_authorized
 from .inputs import confined_path, json_body
 from .redact import redact_secrets
 from .serialize import json_safe
+from .webui_pareto import PARETO_SORTS, ParetoViews
 
 __all__ = ["webui_routes", "STATIC_DIR", "EngineGetter", "index_response", "json_response"]
 
@@ -155,6 +156,7 @@ class _WebUI:
         self._table: TrialTable | None = None
         self._table_engine: int | None = None
         self._lock = asyncio.Lock()
+        self.pareto = ParetoViews(self.frame, lambda: self.engine().objective_spec())
 
     def engine(self) -> ExperimentHandle:
         engine = self.engine_getter()
@@ -227,14 +229,23 @@ class _WebUI:
         sort = q.get("sort", "sequenceId")
         statuses = {s for s in q.get("status", "").split(",") if s}
         search = q.get("q", "").strip().lower()
+        pareto, front_only = await self.pareto.table_hooks(request)
         indices = [i for i, t in enumerate(frame.trials)
                    if (not statuses or t.status.value in statuses or ("STOPPED" in statuses and t.status in _STOPPED))
-                   and (not search or all(word in frame.search_text[i] for word in search.split()))]
+                   and (not search or all(word in frame.search_text[i] for word in search.split()))
+                   and (not front_only or (pareto is not None and pareto.pareto[i]))]
         now_ms = int(time.time() * 1000)
-        indices = frame.sorted_rows(indices, sort, order == "desc", now_ms)
-        rows = [_trial_row(frame.trials[i], now_ms) for i in indices[offset:offset + limit]]
+        if pareto is not None and sort in PARETO_SORTS:
+            indices = pareto.sorted_rows(indices, sort, order == "desc")
+        else:
+            indices = frame.sorted_rows(indices, sort, order == "desc", now_ms)
+        rows = [_trial_row(frame.trials[i], now_ms) | (pareto.row_fields(i) if pareto else {})
+                for i in indices[offset:offset + limit]]
         return _JSON({"revision": frame.revision, "total": len(indices), "totalAll": len(frame.trials),
                       "offset": offset, "limit": limit, "rows": rows})
+
+    async def pareto_front(self, request: Request) -> Response:
+        return _JSON(await self.pareto.front())
 
     async def trial(self, request: Request) -> Response:
         engine = self.engine()
@@ -561,6 +572,7 @@ def webui_routes(engine_getter: EngineGetter, url_prefix: str = "") -> list[Base
         Route(api + "/charts/params", ui.chart_params),
         Route(api + "/charts/contour", ui.chart_contour),
         Route(api + "/importance", ui.importance),
+        Route(api + "/pareto", ui.pareto_front),
         Route(api + "/events", ui.events),
         Route(api + "/experiments", ui.experiments),
         Mount(prefix + "/assets", app=_StaticFiles(directory=STATIC_DIR / "assets", check_dir=False), name="webui-assets"),

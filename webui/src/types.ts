@@ -42,6 +42,9 @@ export interface TrialRow {
   latest: Json;
   intermediateCount: number;
   message: string | null;
+  /** Only when the experiment has objectives or constraints: null when the result is unusable. */
+  feasible?: boolean | null;
+  pareto?: boolean;
 }
 
 export interface TrialPage {

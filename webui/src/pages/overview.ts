@@ -6,6 +6,8 @@ import { h, replace, select } from '../dom';
 import { formatDuration, formatNumber, formatTime, formatValue, parseDuration, pretty } from '../format';
 import { live } from '../live';
 import type { Page } from '../main';
+import { hasObjectives } from '../pareto';
+import { paretoPanel } from './pareto';
 import type { ImportedRow, Json, ParamTable, Summary } from '../types';
 import { badge, card, emptyNote, field, pre, tabs, throttle, toast } from '../ui';
 
@@ -73,6 +75,7 @@ export function overviewPage(): Page {
   let logName = '';
   let summary: Summary | null = null;
   let lastConfig = '';
+  let pareto: ReturnType<typeof paretoPanel> | null = null;
   const basic = h('div', { class: 'grid basic' });
   const duration = h('div');
   const trialsBox = h('div');
@@ -214,6 +217,11 @@ export function overviewPage(): Page {
     concurrencyEditor.sync(String(c.trialConcurrency ?? ''));
 
     renderTopControls(s);
+    // Only an experiment with objectives or constraints has a Pareto panel: others look as in NNI.
+    if (!pareto && hasObjectives(c)) {
+      pareto = paretoPanel();
+      root.querySelector('[data-testid=panel-top]')?.before(pareto.el);
+    }
     const configText = JSON.stringify([c, configTab]);
     if (configText !== lastConfig) {
       lastConfig = configText;
@@ -272,6 +280,7 @@ export function overviewPage(): Page {
     },
     unmount() {
       unsub?.();
+      pareto?.dispose();
       dispose(topChart);
       root.remove();
     },

@@ -7,6 +7,7 @@ import { h, replace, select } from '../dom';
 import { STATUS_CLASS, formatDuration, formatNumber, formatTime, formatValue, metricOf } from '../format';
 import { live, type ChangeEvent } from '../live';
 import type { Page } from '../main';
+import { hasObjectives } from '../pareto';
 import type { Json, ParamColumn, ParamTable, Summary, TrialPage, TrialRow } from '../types';
 import { compareDialog, customizeDialog, trialPanel } from '../trialviews';
 import { badge, card, emptyNote, modal, tabs, throttle, toast } from '../ui';
@@ -47,6 +48,7 @@ export function trialsPage(): Page {
   let order: 'asc' | 'desc' = 'asc';
   let statusFilter = '';
   let search = '';
+  let paretoOnly = false;
   let page: TrialPage | null = null;
   const selected = new Map<string, TrialRow>();
   let expanded: string | null = null;
@@ -63,7 +65,7 @@ export function trialsPage(): Page {
   const pager = h('div', { class: 'pager' });
 
   const loadTable = new SingleFlight(async () => {
-    page = await getJson<TrialPage>('trials' + query({ offset, limit, sort, order, status: statusFilter, q: search }));
+    page = await getJson<TrialPage>('trials' + query({ offset, limit, sort, order, status: statusFilter, q: search, pareto: paretoOnly ? 1 : null }));
     renderTable();
     firstChart();
   });
@@ -98,6 +100,11 @@ export function trialsPage(): Page {
     for (const key of s?.metricKeys ?? ['default']) {
       cols.push({ id: `metric:${key}`, label: key === 'default' ? 'Default metric' : `metric: ${key}`, sort: `metric:${key}`,
         cell: (r) => (r.hasFinal ? formatValue(metricOf(r.final, key)) : (r.latest !== null ? `${formatValue(metricOf(r.latest, key))} (latest)` : '—')) });
+    }
+    if (s && hasObjectives(s.config)) {
+      const yesNo = (v: boolean | null | undefined) => (v === true ? 'yes' : v === false ? 'no' : '—');
+      cols.push({ id: 'feasible', label: 'Feasible', sort: 'feasible', cell: (r) => yesNo(r.feasible) },
+        { id: 'pareto', label: 'Pareto', sort: 'pareto', cell: (r) => (r.pareto ? h('span', { class: 'badge st-ok' }, 'front') : '') });
     }
     cols.push({ id: 'intermediateCount', label: 'Intermediate', sort: 'intermediateCount', cell: (r) => String(r.intermediateCount) });
     for (const p of s?.paramKeys ?? []) {
@@ -362,8 +369,11 @@ export function trialsPage(): Page {
         box.addEventListener('change', () => { if (box.checked) hidden.delete(c.id); else hidden.add(c.id); renderTable(); });
         return h('label', null, box, ' ', c.label);
       })));
+    const frontBox = h('input', { type: 'checkbox', checked: paretoOnly, 'data-testid': 'pareto-only' });
+    frontBox.addEventListener('change', () => { paretoOnly = frontBox.checked; offset = 0; loadTable.request(); });
     replace(tableTools, searchBox,
       select(statuses, statusFilter, (v) => { statusFilter = v; offset = 0; loadTable.request(); }, { 'data-testid': 'status-filter' }),
+      summary && hasObjectives(summary.config) ? h('label', null, frontBox, ' Pareto only') : null,
       picker,
       h('button', { 'data-testid': 'compare-button', disabled: selected.size < 2, onclick: () => compareDialog([...selected.values()], metricKey) },
         `Compare${selected.size ? ` (${selected.size})` : ''}`),
