@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import numpy as np
+from space_checks import ALL_TYPES, NESTED, check_config, numeric_sum
 
 from nni.algorithms.hpo.random_tuner import RandomTuner
 from nni.algorithms.hpo.tpe_tuner import TpeTuner
@@ -109,3 +110,16 @@ def test_one_named_objective_without_constraints_matches_default() -> None:
     named = run(with_spec(TpeTuner("minimize", seed=3), spec), lambda p: {"acc": -(p["x"] - 0.3) ** 2}, 30)
     plain = run(TpeTuner("maximize", seed=3), lambda p: -(p["x"] - 0.3) ** 2, 30)
     assert [p for p, _ in named] == [p for p, _ in plain]
+
+
+def test_every_type_and_nested_choice_stay_valid_under_objectives() -> None:
+    spec = ObjectiveSpec(TWO.objectives, (Constraint("f1", max=5.0),))
+    for space in (ALL_TYPES, NESTED):
+        tuner = with_spec(TpeTuner(seed=0), spec)
+        tuner.update_search_space(space)
+        for start in range(0, 40, 4):
+            batch = [(pid, tuner.generate_parameters(pid)) for pid in range(start, start + 4)]
+            for pid, params in batch:
+                check_config(params, space)
+                total = numeric_sum(params)
+                tuner.receive_trial_result(pid, params, {"f1": total % 7, "f2": -total})

@@ -6,15 +6,20 @@ ratio good-density / bad-density among candidates drawn from the good density.
 
 Our internals (NNI's arguments keep their meaning):
 
-* start-up: the first ``n_startup_jobs`` configurations come from a Latin hypercube over the
-  prior (random, but evenly spread), not from independent draws;
+* start-up: the first ``n_startup_jobs`` configurations (by default one more than the number of
+  parameters, 5 to 10) come from a Latin hypercube over the prior (random, but evenly spread);
 * multivariate by default: kernels are products over parameters, so correlated parameters are
   modelled jointly (``tpe_args={'multivariate': False}`` gives NNI's independent TPE);
 * the good set is the best 10% (at the default ``gamma``), weighted by rank (1, 1/2, 1/3, ...);
 * kernel bandwidths follow the spread of each set (half of Scott's rule, per dimension), floored
   so the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
 * nested choices: a parameter inactive in an observation contributes its prior to that kernel;
-* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``);
+* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``; the
+  default 'worst' counts them as bad, so a batch spreads out instead of piling onto one point);
+* several objectives (``set_objectives``): the good set is filled front by front (non-dominated
+  ranks, the less crowded first) and weighted per front; under constraints infeasible results
+  come after every feasible one (least violation first) and the score adds the log probability
+  of feasibility, from densities of feasible and infeasible results;
 * long histories: the bad density keeps at most 256 kernels (the newest trials and a reweighted
   random share of older ones), so an ask costs about the same at 300 trials as at 30,000.
 
@@ -51,7 +56,7 @@ LiarType = Literal["best", "worst", "mean"]
 class TpeArguments(NamedTuple):
     """TPE's own knobs (NNI's ``tpe_args``); ``multivariate`` is this package's addition."""
 
-    constant_liar_type: LiarType | None = "best"
+    constant_liar_type: LiarType | None = "worst"
     n_startup_jobs: int | None = None
     """None: scaled to the space (see :meth:`TpeTuner.startup_size`)."""
     n_ei_candidates: int = 24
@@ -220,10 +225,10 @@ def latin_hypercube(rng: np.random.Generator, space: SearchSpace, n: int) -> np.
 class TpeTuner(SearchSpaceTuner):
     """NNI's ``TPE`` built-in: ``TpeTuner(optimize_mode='minimize', seed=None, tpe_args=None)``.
 
-    ``tpe_args`` keys: ``constant_liar_type`` ('best' | 'worst' | 'mean' | None, default 'best'),
-    ``n_startup_jobs`` (20), ``n_ei_candidates`` (24), ``linear_forgetting`` (25),
-    ``prior_weight`` (1.0), ``gamma`` (0.25) and ``multivariate`` (True). Supports every search
-    space type and nested choice.
+    ``tpe_args`` keys: ``constant_liar_type`` ('best' | 'worst' | 'mean' | None, default 'worst'),
+    ``n_startup_jobs`` (None: see :meth:`startup_size`), ``n_ei_candidates`` (24),
+    ``linear_forgetting`` (25), ``prior_weight`` (1.0), ``gamma`` (0.25) and ``multivariate``
+    (True). Supports every search space type and nested choice, several objectives and constraints.
     """
 
     algorithm_name = "TPE"
