@@ -378,8 +378,8 @@ class TpeTuner(SearchSpaceTuner):
             tier += 1
         infeasible = np.flatnonzero(violation > 0)
         infeasible = infeasible[np.argsort(violation[infeasible], kind="stable")]
-        order += [infeasible, remaining]
-        tier_of += [tier + np.arange(len(infeasible)), np.full(len(remaining), tier)]
+        order += [remaining, infeasible]
+        tier_of += [np.full(len(remaining), tier), tier + 1 + np.arange(len(infeasible))]
         ranked = np.concatenate(order)
         scores = np.empty(n)
         scores[ranked] = np.arange(n, dtype=float)
