@@ -116,3 +116,52 @@ def test_long_history_keeps_proposals_valid_and_focused(forgetting: int) -> None
     proposals = [tuner.generate_parameters(i) for i in range(20)]
     assert sum(p["c"] == "a" for p in proposals) >= 15
     assert abs(float(np.median([p["x"] for p in proposals])) - 0.2) < 0.1
+
+
+def test_default_startup_scales_with_the_space_and_explicit_wins() -> None:
+    def size(n_params: int, tpe_args: dict[str, Any] | None = None) -> int:
+        tuner = TpeTuner(seed=0, tpe_args=tpe_args)
+        tuner.update_search_space({f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(n_params)})
+        return tuner.startup_size()
+
+    assert [size(1), size(2), size(6), size(30)] == [5, 5, 7, 10]
+    assert size(30, {"n_startup_jobs": 20}) == 20 and size(2, {"n_startup_jobs": None}) == 5
+    assert size(2, {"n_startup_jobs": 0}) == 1  # a model needs one result
+
+
+def test_same_seed_same_proposals_with_pending_batches() -> None:
+    space = {"x": {"_type": "uniform", "_value": [-2, 2]}, "k": {"_type": "randint", "_value": [0, 5]},
+             "c": {"_type": "choice", "_value": ["a", "b", "c"]}}
+
+    def proposals(seed: int) -> list[dict[str, Any]]:
+        tuner = TpeTuner(seed=seed)
+        tuner.update_search_space(space)
+        out = []
+        for start in range(0, 48, 6):
+            batch = [(pid, tuner.generate_parameters(pid)) for pid in range(start, start + 6)]
+            for pid, params in batch:
+                tuner.receive_trial_result(pid, params, params["x"] ** 2 + params["k"] + (params["c"] == "b"))
+            out += [params for _, params in batch]
+        return out
+
+    assert proposals(11) == proposals(11)
+    assert proposals(11) != proposals(12)
+
+
+def test_a_pending_batch_spreads_out_yet_stays_near_the_optimum() -> None:
+    """The default liar counts running configurations as bad: 8 concurrent asks do not pile up."""
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "y": {"_type": "uniform", "_value": [0, 1]}}
+    spread, offset = [], []
+    for seed in range(5):
+        tuner = TpeTuner(seed=seed)
+        tuner.update_search_space(space)
+        for pid in range(30):
+            params = tuner.generate_parameters(pid)
+            tuner.receive_trial_result(pid, params, (params["x"] - 0.3) ** 2 + (params["y"] - 0.7) ** 2)
+        batch = np.array([[p["x"], p["y"]] for p in (tuner.generate_parameters(100 + i) for i in range(8))])
+        distances = np.sqrt(((batch[:, None] - batch[None]) ** 2).sum(axis=-1))[np.triu_indices(8, 1)]
+        assert distances.min() > 1e-3
+        spread.append(distances.mean())
+        offset.append(np.sqrt(((batch - [0.3, 0.7]) ** 2).sum(axis=-1)).mean())
+    assert np.mean(spread) > 0.3  # the 'best' liar piles a batch up (about 0.2 here)
+    assert np.mean(offset) < 0.33  # a random batch is about 0.4 from the optimum

@@ -6,15 +6,20 @@ ratio good-density / bad-density among candidates drawn from the good density.
 
 Our internals (NNI's arguments keep their meaning):
 
-* start-up: the first ``n_startup_jobs`` configurations come from a Latin hypercube over the
-  prior (random, but evenly spread), not from independent draws;
+* start-up: the first ``n_startup_jobs`` configurations (by default one more than the number of
+  parameters, 5 to 10) come from a Latin hypercube over the prior (random, but evenly spread);
 * multivariate by default: kernels are products over parameters, so correlated parameters are
   modelled jointly (``tpe_args={'multivariate': False}`` gives NNI's independent TPE);
 * the good set is the best 10% (at the default ``gamma``), weighted by rank (1, 1/2, 1/3, ...);
 * kernel bandwidths follow the spread of each set (half of Scott's rule, per dimension), floored
   so the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
 * nested choices: a parameter inactive in an observation contributes its prior to that kernel;
-* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``);
+* parallel asks: running configurations get a constant-liar loss (``constant_liar_type``; the
+  default 'worst' counts them as bad, so a batch spreads out instead of piling onto one point);
+* several objectives (``set_objectives``): the good set is filled front by front (non-dominated
+  ranks, the less crowded first) and weighted per front; under constraints infeasible results
+  come after every feasible one (least violation first) and the score adds the log probability
+  of feasibility, from densities of feasible and infeasible results;
 * long histories: the bad density keeps at most 256 kernels (the newest trials and a reweighted
   random share of older ones), so an ask costs about the same at 300 trials as at 30,000.
 
@@ -26,11 +31,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple, cast
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from ...objectives import crowding_distance, pareto_mask
 from ...search_space.space import SearchSpace
 from ...search_space.tuning import Observation, SearchSpaceTuner
 
@@ -49,8 +56,9 @@ LiarType = Literal["best", "worst", "mean"]
 class TpeArguments(NamedTuple):
     """TPE's own knobs (NNI's ``tpe_args``); ``multivariate`` is this package's addition."""
 
-    constant_liar_type: LiarType | None = "best"
-    n_startup_jobs: int = 20
+    constant_liar_type: LiarType | None = "worst"
+    n_startup_jobs: int | None = None
+    """None: scaled to the space (see :meth:`TpeTuner.startup_size`)."""
     n_ei_candidates: int = 24
     linear_forgetting: int = 25
     prior_weight: float = 1.0
@@ -73,6 +81,8 @@ def _parse_args(tpe_args: dict[str, Any] | None) -> TpeArguments:
         parsed = parsed._replace(constant_liar_type=cast(LiarType, liar.lower()))  # checked just above
     for name in ("n_startup_jobs", "n_ei_candidates", "linear_forgetting"):
         value = getattr(parsed, name)
+        if name == "n_startup_jobs" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "n_startup_jobs" else 1):
             raise ValueError(f"tpe_args.{name} must be a {'non-negative' if name == 'n_startup_jobs' else 'positive'} "
                              f"integer, got {value!r}")
@@ -175,6 +185,25 @@ class _Parzen:
         top = total.max(axis=1, keepdims=True)
         return (top + np.log(np.exp(total - top).sum(axis=1, keepdims=True)))[:, 0]
 
+def _front_mask(losses: np.ndarray) -> np.ndarray:
+    """Which rows are non-dominated (as :func:`nni.objectives.pareto_mask`), vectorised for one or
+    two objectives since an ask peels several fronts of up to thousands of results."""
+    if losses.shape[1] == 1:
+        return losses[:, 0] == losses[:, 0].min()
+    if losses.shape[1] > 2:
+        return pareto_mask(losses)
+    order = np.lexsort((losses[:, 1], losses[:, 0]))
+    first, second = losses[order, 0], losses[order, 1]
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], second[:-1]]))
+    strict = second < best_before
+    # an exact duplicate shares the verdict of the first of its run
+    repeat = np.concatenate([[False], (first[1:] == first[:-1]) & (second[1:] == second[:-1])])
+    head = np.maximum.accumulate(np.where(repeat, 0, np.arange(len(order))))
+    mask = np.empty(len(order), dtype=bool)
+    mask[order] = strict[head]
+    return mask
+
+
 def _truncnorm(rng: np.random.Generator, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Samples of N(mu, sigma) truncated to [0, 1] (elementwise, broadcast), by inverting the CDF."""
     lo, hi = ndtr(-mu / sigma), ndtr((1 - mu) / sigma)
@@ -196,13 +225,15 @@ def latin_hypercube(rng: np.random.Generator, space: SearchSpace, n: int) -> np.
 class TpeTuner(SearchSpaceTuner):
     """NNI's ``TPE`` built-in: ``TpeTuner(optimize_mode='minimize', seed=None, tpe_args=None)``.
 
-    ``tpe_args`` keys: ``constant_liar_type`` ('best' | 'worst' | 'mean' | None, default 'best'),
-    ``n_startup_jobs`` (20), ``n_ei_candidates`` (24), ``linear_forgetting`` (25),
-    ``prior_weight`` (1.0), ``gamma`` (0.25) and ``multivariate`` (True). Supports every search
-    space type and nested choice.
+    ``tpe_args`` keys: ``constant_liar_type`` ('best' | 'worst' | 'mean' | None, default 'worst'),
+    ``n_startup_jobs`` (None: see :meth:`startup_size`), ``n_ei_candidates`` (24),
+    ``linear_forgetting`` (25), ``prior_weight`` (1.0), ``gamma`` (0.25) and ``multivariate``
+    (True). Supports every search space type and nested choice, several objectives and constraints.
     """
 
     algorithm_name = "TPE"
+    supports_objectives = True
+    supports_constraints = True
 
     def __init__(self, optimize_mode: str = "minimize", seed: int | None = None,
                  tpe_args: dict[str, Any] | None = None) -> None:
@@ -212,7 +243,13 @@ class TpeTuner(SearchSpaceTuner):
         self._startup_next = 0
         self._x = np.zeros((0, 0))
         self._y = np.zeros(0)
+        self._losses = np.zeros((0, 1))
+        self._violation = np.zeros(0)
         self._n = 0
+        self._pending: dict[int, np.ndarray] = {}
+        """Encodings of the running configurations (the liar's points), kept so an ask need not encode them."""
+        self._order: tuple[int, np.ndarray, np.ndarray] | None = None
+        """The last multi-objective order (how many places are exact, scores, tiers), until a new result."""
         _logger.info("TPE using random seed %d", self.seed)
 
     # -- observation arrays, kept incrementally so an ask does not rebuild them ---------------------
@@ -225,52 +262,131 @@ class TpeTuner(SearchSpaceTuner):
         self._y = np.zeros(len(self._x))
         self._n = 0
         for obs in self.observations:
-            self._append(obs.vector, obs.loss)
+            self._append(obs)
+        self._pending = {}
+        for parameter_id, params in self.running.items():
+            self._on_proposed(parameter_id, params)
 
     def _on_observed(self, obs: Observation) -> None:
-        self._append(obs.vector, obs.loss)
+        if obs.parameter_id is not None:
+            self._pending.pop(obs.parameter_id, None)
+        self._append(obs)
 
-    def _append(self, vector: np.ndarray, loss: float) -> None:
-        if self._n == len(self._x):
-            self._x = np.concatenate([self._x, np.zeros_like(self._x)])
-            self._y = np.concatenate([self._y, np.zeros_like(self._y)])
-        self._x[self._n] = vector
-        self._y[self._n] = loss
+    def _on_proposed(self, parameter_id: int, params: dict[str, Any]) -> None:
+        assert self.space is not None
+        try:
+            self._pending[parameter_id] = self.space.encode(params)
+        except ValueError:  # a proposal from before a space update that no longer fits
+            return
+
+    def _on_abandoned(self, parameter_id: int) -> None:
+        self._pending.pop(parameter_id, None)
+
+    def _append(self, obs: Observation) -> None:
+        if self._n == 0:  # every observation has as many losses as the spec has objectives
+            self._losses = np.zeros((len(self._x), len(obs.losses)))
+            self._violation = np.zeros(len(self._x))
+        elif self._n == len(self._x):
+            self._x, self._y, self._losses, self._violation = (
+                np.concatenate([a, np.zeros_like(a)]) for a in (self._x, self._y, self._losses, self._violation))
+        self._x[self._n] = obs.vector
+        self._y[self._n] = obs.loss
+        self._losses[self._n] = obs.losses
+        self._violation[self._n] = obs.violation
         self._n += 1
+        self._order = None
 
     # -- proposals ------------------------------------------------------------------------------
+
+    def startup_size(self) -> int:
+        """How many Latin-hypercube configurations come before the model (at least one: a model
+        needs a result): ``n_startup_jobs`` when given, else one more than the number of
+        parameters, from 5 to 10. Fewer than NNI's 20 lets the model start while budgets are small;
+        each parameter wants about one start-up point before its kernel width means anything."""
+        assert self.space is not None
+        if self.args.n_startup_jobs is not None:
+            return max(self.args.n_startup_jobs, 1)
+        return min(max(self.space.dim + 1, 5), 10)
 
     def _suggest(self, parameter_id: int) -> dict[str, Any] | None:
         space = self.space
         assert space is not None
-        if self._n < max(self.args.n_startup_jobs, 1):  # a model needs at least one result
-            n = max(self.args.n_startup_jobs, 1)
+        n = self.startup_size()
+        if self._n < n:
             if self._startup is None:
                 self._startup = latin_hypercube(self.rng, space, n)
             if self._startup_next < n:
                 self._startup_next += 1
                 return space.decode(self._startup[self._startup_next - 1])
             return space.sample(self.rng)
-        x, y = self._training_set()
-        return space.decode(self._propose(space, x, y))
+        x, y, tiers = self._training_set()
+        return space.decode(self._propose(space, x, y, tiers))
 
-    def _training_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """Observed vectors and losses (oldest first), plus running ones with the liar's loss."""
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Observed vectors and their scores (oldest first), plus running ones with the liar's score.
+
+        The score is the loss with one objective and no constraints; otherwise it is the position in
+        the multi-objective order (see :meth:`_ordered_scores`), with each point's tier returned too.
+        """
         assert self.space is not None
-        x, y = self._x[:self._n], self._y[:self._n]
+        x = self._x[:self._n]
+        y, tiers = self._ordered_scores() if self._multi_scores() else (self._y[:self._n], None)
         liar = self.args.constant_liar_type
-        if liar is None or not self.running:
-            return x, y
+        if liar is None or not self._pending:
+            return x, y, tiers
         lie = {"best": y.min(), "worst": y.max(), "mean": y.mean()}[liar]
-        extra = []
-        for params in self.running.values():
-            try:
-                extra.append(self.space.encode(params))
-            except ValueError:
-                continue
-        if not extra:
-            return x, y
-        return np.vstack([x, np.asarray(extra)]), np.concatenate([y, np.full(len(extra), lie)])
+        extra = np.asarray(list(self._pending.values())).reshape(-1, self.space.dim)
+        if tiers is not None:
+            # a pending point shares the tier of the observed point whose place the lie takes
+            lie_tier = tiers[np.argsort(y, kind="stable")[min(int(lie), len(y) - 1)]]
+            tiers = np.concatenate([tiers, np.full(len(extra), lie_tier)])
+        return np.vstack([x, extra]), np.concatenate([y, np.full(len(extra), lie)]), tiers
+
+    def _multi_scores(self) -> bool:
+        """Whether results are ranked by the multi-objective order (several objectives or constraints)."""
+        spec = self.spec
+        return spec.is_multi or bool(spec.constraints)
+
+    def _ordered_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each observation's place in the good-first order, and its tier, under several objectives
+        or constraints.
+
+        Feasible results come first, front by front (non-dominated ranks, MOTPE's split); within a
+        front the less crowded come first, so the good set spreads along the front. Infeasible
+        results follow, least violation first (so while nothing is feasible the model climbs
+        towards feasibility). Only the first places that can enter the good set are ordered
+        exactly; the rest keep a place after them, which is all the split and the liars need.
+        """
+        n = self._n
+        wanted = self._n_good(n + len(self._pending)) + 1
+        if self._order is not None and self._order[0] >= wanted:
+            return self._order[1], self._order[2]
+        losses, violation = self._losses[:n], self._violation[:n]
+        order: list[np.ndarray] = []
+        tier_of: list[np.ndarray] = []
+        placed = 0
+        remaining = np.flatnonzero(violation == 0)
+        tier = 0
+        while placed < wanted and len(remaining):
+            front_mask = _front_mask(losses[remaining])
+            front = remaining[front_mask]
+            front = front[np.argsort(-crowding_distance(losses[front]), kind="stable")]
+            order.append(front)
+            tier_of.append(np.full(len(front), tier))
+            placed += len(front)
+            remaining = remaining[~front_mask]
+            tier += 1
+        infeasible = np.flatnonzero(violation > 0)
+        infeasible = infeasible[np.argsort(violation[infeasible], kind="stable")]
+        order += [remaining, infeasible]
+        tier_of += [np.full(len(remaining), tier), tier + 1 + np.arange(len(infeasible))]
+        ranked = np.concatenate(order)
+        scores = np.empty(n)
+        scores[ranked] = np.arange(n, dtype=float)
+        tiers = np.empty(n)
+        tiers[ranked] = np.concatenate(tier_of)
+        self._order = (wanted, scores, tiers)
+        return scores, tiers
 
     def _n_good(self, n: int) -> int:
         """Size of the good set: ``ceil(0.4 * gamma * n)`` (the best 10% at the default gamma 0.25),
@@ -315,18 +431,26 @@ class TpeTuner(SearchSpaceTuner):
                        self._bandwidth(points, int(numeric.sum())), cat_eps,
                        np.flatnonzero(numeric), np.flatnonzero(~numeric))
 
-    def _propose(self, space: SearchSpace, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _propose(self, space: SearchSpace, x: np.ndarray, y: np.ndarray, tiers: np.ndarray | None) -> np.ndarray:
         good, bad = self._split(y)
-        # rank weights (1, 1/2, 1/3, ...): the best trials shape the good density most
-        below = self._model(space, x[good], 1.0 / np.arange(1.0, len(good) + 1.0))
+        # rank weights (1, 1/2, 1/3, ...): the best trials shape the good density most; with several
+        # objectives one weight per front, so the good density covers the whole front
+        good_weights = 1.0 / np.arange(1.0, len(good) + 1.0) if tiers is None else 1.0 / (1.0 + tiers[good])
+        below = self._model(space, x[good], good_weights)
         bad_weights = self._weights(len(bad))
         if len(bad) > max(_MAX_BAD_COMPONENTS, 2 * self.args.linear_forgetting):
             bad, bad_weights = self._subsample(bad, bad_weights)
         above = self._model(space, x[bad], bad_weights)
         cand = below.sample(self.rng, self.args.n_ei_candidates)
+        feasibility = self._feasibility(space)
+
+        def score_of(points: np.ndarray) -> np.ndarray:
+            score = below.log_pdf(points) - above.log_pdf(points)
+            return score if feasibility is None else score + feasibility(points)
+
         if not self.args.multivariate:
-            return self._pick_independent(space, cand, below, above)
-        score = below.log_pdf(cand) - above.log_pdf(cand)
+            return self._pick_independent(space, cand, score_of)
+        score = score_of(cand)
         return cand[int(np.argmax(score))]
 
     def _split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -349,7 +473,27 @@ class TpeTuner(SearchSpaceTuner):
         scaled = weights[take] * (weights[:-lf].sum() / weights[take].sum())
         return np.concatenate([bad[take], bad[-lf:]]), np.concatenate([scaled, weights[-lf:]])
 
-    def _pick_independent(self, space: SearchSpace, cand: np.ndarray, below: _Parzen, above: _Parzen) -> np.ndarray:
+    def _feasibility(self, space: SearchSpace) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Under constraints, the log probability that a candidate is feasible, from densities of
+        the feasible and of the infeasible results (c-TPE's idea, as constrained EI weights it).
+
+        Added to the log density ratio, it steers candidates off where constraints failed while
+        costing nothing well inside the feasible region. None while every result (or none) is feasible.
+        """
+        if not self.spec.constraints:
+            return None
+        feasible = self._violation[:self._n] == 0
+        n_ok, n_fail = int(feasible.sum()), int((~feasible).sum())
+        if not n_ok or not n_fail:
+            return None
+        x = self._x[:self._n]
+        ok = self._model(space, x[feasible], np.ones(n_ok))
+        fail = self._model(space, x[~feasible], np.ones(n_fail))
+        odds = math.log(n_fail / n_ok)
+        return lambda points: -np.logaddexp(0.0, odds + fail.log_pdf(points) - ok.log_pdf(points))
+
+    def _pick_independent(self, space: SearchSpace, cand: np.ndarray,
+                          score_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """NNI's univariate TPE: each parameter takes its own best candidate value."""
         chosen = np.full(space.dim, np.nan)
         for spec in space.params:
@@ -360,6 +504,6 @@ class TpeTuner(SearchSpaceTuner):
                 continue
             probe = np.full((int(valid.sum()), space.dim), np.nan)
             probe[:, spec.index] = column[valid]
-            score = below.log_pdf(probe) - above.log_pdf(probe)
+            score = score_of(probe)
             chosen[spec.index] = column[valid][int(np.argmax(score))]
         return space.mask_inactive(chosen[None, :])[0]
