@@ -27,8 +27,10 @@ AcquisitionFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray 
                          tuple[np.ndarray, np.ndarray | None]]
 """(mean, std, d_mean, d_std) -> (value to maximise, gradient or None)."""
 
-_MODEL_POINTS = 500
+_MODEL_POINTS = 300
 """Beyond this many observations the posterior uses a subset: the best third and a random rest."""
+_LARGE_CANDIDATES = 2048
+"""Candidates scored per ask at most once the model is that large: each costs O(points^2)."""
 _FIT_POINTS = 200
 _MAX_GRID = 1000
 """Discrete parameters with more values than this are searched as continuous ones and rounded."""
@@ -348,6 +350,8 @@ class BayesianOptimizer:
         refined by gradient ascent and exhaustive choice moves.
         """
         total = n_candidates or self.n_candidates
+        if len(self.vectors) > _MODEL_POINTS // 2:
+            total = min(total, _LARGE_CANDIDATES)
         n_local = total // 4 if self.vectors else 0
         pool = self.snap(np.vstack([self.space_filling(total - n_local)]
                                    + ([self._local_candidates(n_local)] if n_local else [])))
