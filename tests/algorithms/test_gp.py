@@ -65,6 +65,15 @@ def test_every_type_over_several_rounds() -> None:
     assert len({str(sorted(p.items())) for p in configs}) == len(configs)
 
 
+def test_default_arguments_take_every_type_and_nesting() -> None:
+    tuner = GPTuner(seed=9)
+    tuner.update_search_space({**ALL_TYPES, **NESTED})
+    configs = _drive(tuner, 13)  # past the default 10 start-up points
+    for params in configs:
+        assert tuner.space.contains(params), params
+    assert len({str(sorted(p.items())) for p in configs}) == len(configs)
+
+
 def test_conditional_space_and_parallel_asks() -> None:
     tuner = GPTuner(cold_start_num=3, selection_num_warm_up=256, seed=1)
     tuner.update_search_space(NESTED)

@@ -53,7 +53,7 @@ class GPTunerBase(BuiltinTuner):
         self.history = ConfigHistory(space)
         self._pending.clear()
         for result in self.results:
-            self._add_observation(result.params, result.loss)
+            self._add_observation(result)
 
     def _require_space(self) -> tuple[SearchSpace, BayesianOptimizer, ConfigHistory]:
         if self.space is None or self.optimizer is None or self.history is None:
@@ -62,16 +62,16 @@ class GPTunerBase(BuiltinTuner):
 
     # -- results -----------------------------------------------------------------------------------
 
-    def _add_observation(self, params: Parameters, loss: float) -> bool:
+    def _add_observation(self, result: Result) -> bool:
         space, optimizer, history = self._require_space()
-        clean = space.restrict(params)
+        clean = space.restrict(result.params)
         try:
             vector = space.encode(clean)
         except ValueError as error:
             _logger.info("%s: ignoring a result outside the search space: %s", self.algorithm_name, error)
             return False
         history.add(clean)
-        optimizer.observe(vector, loss)
+        optimizer.observe(vector, result.loss, result.violation, result.losses)
         return True
 
     def _learn(self, results: list[Result]) -> int:
@@ -80,7 +80,7 @@ class GPTunerBase(BuiltinTuner):
         for result in results:
             if result.parameter_id is not None:
                 self._pending.pop(result.parameter_id, None)
-            used += self._add_observation(result.params, result.loss) if self.space is not None else 1
+            used += self._add_observation(result) if self.space is not None else 1
         return used
 
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:

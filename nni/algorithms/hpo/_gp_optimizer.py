@@ -1,5 +1,9 @@
 """Bayesian optimisation on the shared encoding: observations, a fitted GP, and acquisition search
-by random and local candidates followed by gradient refinement. Used by GPTuner and MetisTuner."""
+by random and local candidates followed by gradient refinement. Used by GPTuner and MetisTuner.
+
+Constraint violations, when some observation has one, get a GP of their own: the acquisition is
+then multiplied by the probability of feasibility (added in log space), and before any feasible
+point is known that probability alone is maximised."""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ AcquisitionFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray 
                          tuple[np.ndarray, np.ndarray | None]]
 """(mean, std, d_mean, d_std) -> (value to maximise, gradient or None)."""
 
-_MODEL_POINTS = 500
+_MODEL_POINTS = 300
 """Beyond this many observations the posterior uses a subset: the best third and a random rest."""
+_LARGE_CANDIDATES = 2048
+"""Candidates scored per ask at most once the model is that large: each costs O(points^2)."""
 _FIT_POINTS = 200
 _MAX_GRID = 1000
 """Discrete parameters with more values than this are searched as continuous ones and rounded."""
@@ -57,15 +63,30 @@ class BayesianOptimizer:
         self.n_refine = max(int(n_refine), 0)
         self.vectors: list[np.ndarray] = []
         self.losses: list[float] = []
+        self.violations: list[float] = []
+        self.objective_losses: list[tuple[float, ...]] = []
+        """Every objective's loss per observation (one entry when there is one objective)."""
+        self.targets = np.zeros(0)
+        """The losses the model was last fitted to (``losses``, or a scalarisation of several)."""
+        self._feasibility_gp = GaussianProcess(self.numeric, self.categorical,
+                                               [space.params[i].n_choices or 1 for i in self.categorical],
+                                               min_noise=alpha, nu=nu)
+        self.feasibility: GaussianProcess | None = None
+        """The violation model, fitted only once some observation is infeasible."""
+        self._feasible_threshold = 0.0
+        self._any_feasible = True
         self._fitted_count = -1
         self._fits = 0
         self._design = qmc.Sobol(d=max(space.dim, 1), scramble=True, seed=rng)
 
     # -- data ------------------------------------------------------------------------------------
 
-    def observe(self, vector: np.ndarray, loss: float) -> None:
+    def observe(self, vector: np.ndarray, loss: float, violation: float = 0.0,
+                losses: tuple[float, ...] = ()) -> None:
         self.vectors.append(np.asarray(vector, dtype=float))
         self.losses.append(float(loss))
+        self.violations.append(float(violation))
+        self.objective_losses.append(tuple(losses) or (float(loss),))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -104,41 +125,92 @@ class BayesianOptimizer:
 
     # -- model -------------------------------------------------------------------------------------
 
-    def _subset(self, losses: np.ndarray, limit: int) -> np.ndarray:
-        n = len(losses)
+    @staticmethod
+    def _order(targets: np.ndarray, violations: np.ndarray) -> np.ndarray:
+        """Observations best first: feasible ones by target, then infeasible ones by violation."""
+        return np.lexsort((targets, violations))
+
+    def _subset(self, order: np.ndarray, limit: int) -> np.ndarray:
+        n = len(order)
         if n <= limit:
             return np.arange(n)
-        order = np.argsort(losses, kind="stable")
         best = order[:limit // 3]
         rest = self.rng.choice(order[limit // 3:], size=limit - len(best), replace=False)
         return np.sort(np.concatenate([best, rest]))
 
-    def fit(self, pending: list[np.ndarray] | None = None) -> np.ndarray:
-        """Fit the GP to the observations (hyperparameters refitted when new data arrived) and
-        condition it on pending points at their predicted values (kriging believer).
+    def fit(self, pending: list[np.ndarray] | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+        """Fit the GP to the observations' losses, or to ``targets`` in their place (hyperparameters
+        refitted when new data arrived), the violation GP when some are infeasible, and condition
+        the first on pending points at their predicted values (kriging believer).
 
         Returns the transformed targets of the observations used.
         """
-        losses = np.array(self.losses)
-        rows = self._subset(losses, _MODEL_POINTS)
+        losses = np.array(self.losses if targets is None else targets, dtype=float)
+        violations = np.array(self.violations)
+        self.targets = losses
+        rows = self._subset(self._order(losses, violations), _MODEL_POINTS)
         x = self.gp.inputs(np.array(self.vectors)[rows])
         y = transform_targets(losses[rows])
         n = len(self.losses)
         # hyperparameters move little once there is much data: refit every ~5% new results then
-        if self._fitted_count < 0 or (n != self._fitted_count and (n <= 100 or n - self._fitted_count >= n // 20)):
-            fit_rows = self._subset(y, _FIT_POINTS)
+        refit = self._fitted_count < 0 or (n != self._fitted_count and (n <= 100 or n - self._fitted_count >= n // 20))
+        fit_rows = self._subset(self._order(y, violations[rows]), _FIT_POINTS)
+        if refit:
             self._fits += 1
             self.gp.fit_hyperparameters(x.subset(fit_rows), y[fit_rows],
                                         max_iter=200 if len(fit_rows) < _FIT_POINTS else 50,
                                         restart=n < 30 or self._fits % 10 == 0)
             self._fitted_count = n
         self.gp.set_data(x, y)
-        self._incumbent = float(np.min(self.gp.train_mean()))
+        feasible = violations[rows] <= 0
+        self._any_feasible = bool(feasible.any())
+        means = self.gp.train_mean()
+        self._incumbent = float(np.min(means[feasible] if self._any_feasible else means))
+        self._fit_feasibility(x, violations[rows], fit_rows, refit)
         if pending:
             fake = self.gp.inputs(np.array(pending))
             believed = self.gp.predict(fake)[0]
             self.gp.set_data(x.append(fake), np.concatenate([y, believed]))
         return y
+
+    def _fit_feasibility(self, x: GPInputs, violations: np.ndarray, fit_rows: np.ndarray, refit: bool) -> None:
+        """Model log(1 + violation / typical violation), standardised; feasible means below the
+        midpoint between 0 and the least positive value."""
+        positive = violations[violations > 0]
+        if not len(positive):
+            self.feasibility = None
+            return
+        c = np.log1p(violations / float(np.median(positive)))
+        threshold = 0.5 * float(c[c > 0].min())
+        mean, spread = float(c.mean()), max(float(c.std()), 1e-12)
+        z = (c - mean) / spread
+        gp = self._feasibility_gp
+        if refit or self.feasibility is None:
+            gp.fit_hyperparameters(x.subset(fit_rows), z[fit_rows], max_iter=100, restart=len(z) < 30)
+        gp.set_data(x, z)
+        self.feasibility = gp
+        self._feasible_threshold = (threshold - mean) / spread
+
+    def _score(self, acquisition: AcquisitionFn, inputs: GPInputs, gradient: bool
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Acquisition values (and input gradients) with the log probability of feasibility added;
+        that probability alone while no observation is feasible."""
+        if gradient:
+            value, grad = acquisition(*self.gp.predict(inputs, gradient=True))
+        else:
+            value, grad = acquisition(*self.gp.predict(inputs), None, None)
+        if self.feasibility is None:
+            return value, grad
+        if gradient:
+            mean, std, d_mean, d_std = self.feasibility.predict(inputs, gradient=True)
+        else:
+            (mean, std), d_mean, d_std = self.feasibility.predict(inputs), None, None
+        log_pof, pof_grad = acquisition_values("poi", mean, std, self._feasible_threshold, 0.0, 0.0, d_mean, d_std)
+        if not self._any_feasible:
+            return log_pof, pof_grad
+        if grad is not None and pof_grad is not None:
+            grad = grad + pof_grad
+        return value + log_pof, grad
 
     @property
     def incumbent(self) -> float:
@@ -155,8 +227,7 @@ class BayesianOptimizer:
 
     def _local_candidates(self, n: int) -> np.ndarray:
         """Perturbations of the best observations, scaled by the fitted lengthscales."""
-        losses = np.array(self.losses)
-        top = np.argsort(losses, kind="stable")[:min(5, len(losses))]
+        top = self._best_rows()[:5]
         base = np.array(self.vectors)[self.rng.choice(top, size=n)]
         out = base.copy()
         if self.numeric:
@@ -183,12 +254,16 @@ class BayesianOptimizer:
                     out[changed, spec.index] = np.nan
         return self._repair(out)
 
+    def _best_rows(self) -> np.ndarray:
+        """Observation indices, best first under the targets last fitted (the losses before any fit)."""
+        targets = self.targets if len(self.targets) == len(self.losses) else np.array(self.losses)
+        return self._order(targets, np.array(self.violations))
+
     def _evaluate(self, acquisition: AcquisitionFn, vectors: np.ndarray) -> np.ndarray:
         values = np.empty(len(vectors))
         for start in range(0, len(vectors), 1024):
             chunk = self.gp.inputs(vectors[start:start + 1024])
-            mean, std = self.gp.predict(chunk)
-            values[start:start + 1024] = acquisition(mean, std, None, None)[0]
+            values[start:start + 1024] = self._score(acquisition, chunk, gradient=False)[0]
         return values
 
     def _gradient_step(self, acquisition: AcquisitionFn, vector: np.ndarray, value: float
@@ -204,8 +279,7 @@ class BayesianOptimizer:
         def negative(z: np.ndarray) -> tuple[float, np.ndarray]:
             numeric = base.numeric.copy()
             numeric[0, columns] = z * scale
-            mean, std, d_mean, d_std = self.gp.predict(GPInputs(numeric, base.categorical), gradient=True)
-            result, grad = acquisition(mean, std, d_mean, d_std)
+            result, grad = self._score(acquisition, GPInputs(numeric, base.categorical), gradient=True)
             assert grad is not None
             return -float(result[0]), -grad[0, columns] * scale
 
@@ -276,6 +350,8 @@ class BayesianOptimizer:
         refined by gradient ascent and exhaustive choice moves.
         """
         total = n_candidates or self.n_candidates
+        if len(self.vectors) > _MODEL_POINTS // 2:
+            total = min(total, _LARGE_CANDIDATES)
         n_local = total // 4 if self.vectors else 0
         pool = self.snap(np.vstack([self.space_filling(total - n_local)]
                                    + ([self._local_candidates(n_local)] if n_local else [])))
@@ -294,7 +370,7 @@ class BayesianOptimizer:
                 starts += list(self.rng.choice(len(pool), size=count, replace=False, p=weights / weights.sum()))
         refined = [self._refine(acquisition, pool[i], float(values[i])) for i in starts]
         if self.vectors:
-            incumbent = np.array(self.vectors)[int(np.nanargmin(np.array(self.losses)))]
+            incumbent = self.vectors[int(self._best_rows()[0])]
             refined.append(self._refine(acquisition, incumbent,
                                         float(self._evaluate(acquisition, incumbent[None, :])[0])))
         refined.sort(key=lambda item: -item[1])

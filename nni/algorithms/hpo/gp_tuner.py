@@ -5,6 +5,11 @@ Hamming distance, conditional columns), with a power transform of the targets; t
 configuration maximises log expected improvement (or UCB / probability of improvement) over
 space-filling and local candidates refined by L-BFGS-B. Parallel asks see earlier pending
 configurations at their predicted values.
+
+Several objectives: each ask models a fresh random Chebyshev scalarisation of the normalised
+losses (ParEGO, Knowles 2006), so successive asks aim at different parts of the Pareto front.
+Constraints: a second GP models the violation and the acquisition is weighted by the
+probability of feasibility (see :class:`BayesianOptimizer`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ._gp_base import GPTunerBase
 from ._gp_model import SUPPORTED_NU
 from ._gp_optimizer import BayesianOptimizer
 
-__all__ = ["GPTuner"]
+__all__ = ["GPTuner", "chebyshev_scalarisation"]
 
 _CANDIDATE_BUDGET = 4096
 """Random candidates scored per ask at most, whatever ``selection_num_warm_up`` asks for: local
@@ -26,6 +31,19 @@ candidates around the best points and gradient refinement do the fine search ins
 
 _REFINE_BUDGET = 8
 """L-BFGS-B starts per ask at most, whatever ``selection_num_starting_points`` asks for (NNI: 250)."""
+
+_PAREGO_RHO = 0.05
+"""Weight of the linear term in the augmented Chebyshev scalarisation: keeps weakly dominated
+points from scoring as well as the points that dominate them."""
+
+
+def chebyshev_scalarisation(losses: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """ParEGO's augmented Chebyshev value of each row of ``losses`` (n, m), each objective first
+    scaled to [0, 1] over the rows; lower is better."""
+    low, high = losses.min(axis=0), losses.max(axis=0)
+    scaled = (losses - low) / np.where(high > low, high - low, 1.0)
+    weighted = scaled * weights
+    return weighted.max(axis=1) + _PAREGO_RHO * weighted.sum(axis=1)
 
 
 class GPTuner(GPTunerBase):
@@ -41,6 +59,8 @@ class GPTuner(GPTunerBase):
     """
 
     algorithm_name = "GP"
+    supports_objectives = True
+    supports_constraints = True
 
     def __init__(self, optimize_mode: str = "maximize", utility: str = "ei", kappa: float = 5, xi: float = 0,
                  nu: float = 2.5, alpha: float = 1e-6, cold_start_num: int = 10,
@@ -73,5 +93,9 @@ class GPTuner(GPTunerBase):
                                               min(self.selection_num_starting_points, _REFINE_BUDGET)))
 
     def _propose(self, optimizer: BayesianOptimizer, pending: list[np.ndarray]) -> list[np.ndarray]:
-        optimizer.fit(pending)
+        targets = None
+        if self.spec.is_multi:
+            losses = np.array(optimizer.objective_losses, dtype=float)
+            targets = chebyshev_scalarisation(losses, self._rng.dirichlet(np.ones(losses.shape[1])))
+        optimizer.fit(pending, targets)
         return optimizer.maximize(optimizer.standard_acquisition(self.utility, self.kappa, self.xi))
