@@ -111,16 +111,21 @@ def available_methods() -> tuple[list[Method], list[str]]:
 
 # -- one run -------------------------------------------------------------------------------------
 
+def _make_tuner(name: str, seed: int) -> Any:
+    """Our tuner of registry ``name`` with its defaults, minimising, seeded where it takes a seed."""
+    cls = _registry_class(name)
+    assert cls is not None
+    accepted = set(inspect.signature(cls).parameters)
+    kwargs: dict[str, Any] = {"seed": seed} if "seed" in accepted else {}
+    if "optimize_mode" in accepted and name != "Random":
+        kwargs["optimize_mode"] = "minimize"
+    return cls(**kwargs)
+
+
 def _run_nni(method: Method, problem: MOProblem, seed: int, budget: int) -> list[tuple[list[float], list[float]]]:
     from nni.objectives import Constraint, Objective, ObjectiveSpec
 
-    cls = _registry_class(method.target)
-    assert cls is not None
-    accepted = set(inspect.signature(cls.__init__).parameters)
-    kwargs: dict[str, Any] = {"seed": seed} if "seed" in accepted else {}
-    if "optimize_mode" in accepted and method.target != "Random":
-        kwargs["optimize_mode"] = "minimize"
-    tuner = cls(**kwargs)
+    tuner = _make_tuner(method.target, seed)
     metrics = [f"f{i}" for i in range(len(problem.modes))]
     tuner.set_objectives(ObjectiveSpec(tuple(Objective(m, mode) for m, mode in zip(metrics, problem.modes, strict=True)),
                                        tuple(Constraint(f"g{j}", max=0.0) for j in range(problem.n_constraints))))
@@ -172,7 +177,7 @@ def _run_optuna(method: Method, problem: MOProblem, seed: int, budget: int) -> l
     return history
 
 
-def _run_pymoo(problem: MOProblem, seed: int, budget: int) -> list[tuple[list[float], list[float]]]:
+def _run_pymoo(method: Method, problem: MOProblem, seed: int, budget: int) -> list[tuple[list[float], list[float]]]:
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.core.evaluator import Evaluator
     from pymoo.core.problem import Problem
@@ -196,9 +201,12 @@ def _run_pymoo(problem: MOProblem, seed: int, budget: int) -> list[tuple[list[fl
     return history[:budget]
 
 
-def _run_random(problem: MOProblem, seed: int, budget: int) -> list[tuple[list[float], list[float]]]:
+def _run_random(method: Method, problem: MOProblem, seed: int, budget: int) -> list[tuple[list[float], list[float]]]:
     rng = np.random.default_rng(seed)
     return [problem.evaluate(from_unit(problem.params, rng.random(len(problem.params)))) for _ in range(budget)]
+
+
+_RUNNERS = {"nni": _run_nni, "optuna": _run_optuna, "pymoo": _run_pymoo, "random": _run_random}
 
 
 def run_one(problem_name: str, method: Method, seed: int, budget: int) -> RunResult:
@@ -207,14 +215,7 @@ def run_one(problem_name: str, method: Method, seed: int, budget: int) -> RunRes
     logging.disable(logging.WARNING)
     problem = make_problem(problem_name)
     start = time.perf_counter()
-    if method.kind == "nni":
-        history = _run_nni(method, problem, seed, budget)
-    elif method.kind == "optuna":
-        history = _run_optuna(method, problem, seed, budget)
-    elif method.kind == "pymoo":
-        history = _run_pymoo(problem, seed, budget)
-    else:
-        history = _run_random(problem, seed, budget)
+    history = _RUNNERS[method.kind](method, problem, seed, budget)
     return RunResult(problem_name, method.name, seed, [problem.losses(values) for values, _ in history],
                      [all(v <= 0.0 for v in g) for _, g in history], time.perf_counter() - start)
 
@@ -311,13 +312,7 @@ def ask_latency(method: Method, asks: int, history: int = 1000) -> float:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
     problem = make_problem("zdt1")
-    cls = _registry_class(method.target)
-    assert cls is not None
-    accepted = set(inspect.signature(cls.__init__).parameters)
-    kwargs: dict[str, Any] = {"seed": 0} if "seed" in accepted else {}
-    if "optimize_mode" in accepted and method.target != "Random":
-        kwargs["optimize_mode"] = "minimize"
-    tuner = cls(**kwargs)
+    tuner = _make_tuner(method.target, 0)
     tuner.set_objectives(ObjectiveSpec((Objective("f0", "minimize"), Objective("f1", "minimize"))))
     tuner.update_search_space(nni_space(problem.params))
     rng = np.random.default_rng(0)
