@@ -18,6 +18,7 @@ trial and the final feasible regret ratio; ask latency with 1,000 results in the
 
     .venv/bin/python benchmarks/multiobjective.py --quick          # 3 seeds, 18 problems (< 30 min, 2 cores)
     .venv/bin/python benchmarks/multiobjective.py --json out.json  # full: 10 seeds, 173 problems (hours)
+    .venv/bin/python benchmarks/multiobjective.py --merge a.json b.json  # one report on runs made in chunks
 
 Optuna's GPSampler costs seconds per ask under several objectives (a minute or more per run of
 50): ``--gp-budget`` caps its runs and ``--gp-seeds`` its seeds (50 and 1 in --quick); it is left
@@ -362,7 +363,7 @@ def _print_report(summary: dict[str, Any], methods: list[Method], budgets: tuple
                   ", ".join(f"{n} {r:.3f}" for n, r in table["ratios"].items()))
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds, 18 problems, Optuna GP at 50, one seed")
     parser.add_argument("--seeds", type=int, help="seeds per problem and method (default 10; 3 with --quick)")
@@ -377,9 +378,14 @@ def main(argv: list[str] | None = None) -> int:
                                                          "0 skips)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", type=Path, help="save raw runs and the summary here")
-    args = parser.parse_args(argv)
+    parser.add_argument("--merge", type=Path, nargs="+", help="report on the runs of earlier --json files (a "
+                                                               "benchmark run in chunks) instead of running")
+    return parser
 
-    budgets = tuple(sorted(int(b) for b in args.budgets.split(",")))
+
+def _run_all(args: argparse.Namespace, parser: argparse.ArgumentParser, budgets: tuple[int, ...],
+             ) -> tuple[list[RunResult], list[Method], dict[str, int]]:
+    """Every (problem, method, seed) run the arguments ask for, in a process pool."""
     seeds = args.seeds or (3 if args.quick else 10)
     problems = args.problems.split(",") if args.problems else (quick_names() if args.quick else full_names())
     methods, notes = available_methods()
@@ -413,6 +419,25 @@ def main(argv: list[str] | None = None) -> int:
     seconds = {m.name: float(np.mean([r.seconds for r in runs if r.method == m.name])) for m in methods}
     print(f"runs took {time.perf_counter() - start:.0f} s; mean seconds per run: " +
           ", ".join(f"{n} {s:.1f}" for n, s in seconds.items()))
+    return runs, methods, budget_of
+
+
+def _load(paths: list[Path]) -> tuple[list[RunResult], list[Method], dict[str, int]]:
+    """The runs, methods and per-method budgets of earlier --json files, together."""
+    runs, methods, budget_of = [], {}, {}
+    for path in paths:
+        data = json.loads(path.read_text())
+        runs += [RunResult(**run) for run in data["runs"]]
+        methods.update({m["name"]: Method(**m) for m in data["methods"]})
+        budget_of.update(data["budget_of"])
+    return runs, list(methods.values()), budget_of
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    budgets = tuple(sorted(int(b) for b in args.budgets.split(",")))
+    runs, methods, budget_of = _load(args.merge) if args.merge else _run_all(args, parser, budgets)
     summary = summarise(runs, budgets, budget_of)
     _print_report(summary, methods, budgets)
     latency_asks = args.latency_asks if args.latency_asks is not None else (5 if args.quick else 20)
@@ -424,10 +449,10 @@ def main(argv: list[str] | None = None) -> int:
                 latency[method.name] = ask_latency(method, latency_asks)
                 print(f"  {method.name:16s} {latency[method.name] * 1000:9.1f} ms")
     if args.json:
-        args.json.write_text(json.dumps({"budgets": budgets, "seeds": seeds, "problems": problems,
-                                         "methods": [asdict(m) for m in methods], "notes": notes,
-                                         "budget_of": budget_of, "runs": [asdict(r) for r in runs],
-                                         "summary": summary, "latency_s": latency}, default=_json_default))
+        args.json.write_text(json.dumps({"budgets": budgets, "problems": sorted({r.problem for r in runs}),
+                                         "methods": [asdict(m) for m in methods], "budget_of": budget_of,
+                                         "runs": [asdict(r) for r in runs], "summary": summary,
+                                         "latency_s": latency}, default=_json_default))
         print(f"saved {args.json}")
     return 0
 

@@ -56,3 +56,7 @@ def test_json_holds_raw_runs(tmp_path: Path) -> None:
                                 "--budgets", "5", "--latency-asks", "0", "--jobs", "1", "--json", str(out)])
     data = json.loads(out.read_text())
     assert code == 0 and len(data["runs"]) == 2 and data["summary"]["regret"]["zdt1"]["random"]["5"] >= 0
+    merged = tmp_path / "merged.json"
+    assert multiobjective.main(["--merge", str(out), str(out), "--budgets", "5", "--latency-asks", "0",
+                                "--json", str(merged)]) == 0
+    assert len(json.loads(merged.read_text())["runs"]) == 4
