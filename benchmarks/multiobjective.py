@@ -379,7 +379,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", type=Path, help="save raw runs and the summary here")
     parser.add_argument("--merge", type=Path, nargs="+", help="report on the runs of earlier --json files (a "
-                                                               "benchmark run in chunks) instead of running")
+                                                               "benchmark run in chunks; --problems filters them) "
+                                                               "instead of running")
     return parser
 
 
@@ -405,7 +406,7 @@ def _run_all(args: argparse.Namespace, parser: argparse.ArgumentParser, budgets:
     tasks = [(name, method, seed, budget_of[method.name]) for name in problems for method in methods
              for seed in range(gp_seeds if method.name == "optuna_gp" else seeds)
              if method.constraints or name not in constrained]
-    print(f"{len(problems)} problems x {len(methods)} methods x {seeds} seeds = {len(tasks)} runs, budgets {budgets} "
+    print(f"{len(problems)} problems, {len(methods)} methods, {seeds} seeds: {len(tasks)} runs, budgets {budgets} "
           f"(Optuna GP up to {budget_of.get('optuna_gp', '-')}, {gp_seeds} seeds), {args.jobs} workers", flush=True)
     start = time.perf_counter()
     runs: list[RunResult] = []
@@ -437,7 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     budgets = tuple(sorted(int(b) for b in args.budgets.split(",")))
-    runs, methods, budget_of = _load(args.merge) if args.merge else _run_all(args, parser, budgets)
+    if args.merge:
+        runs, methods, budget_of = _load(args.merge)
+        if args.problems:
+            runs = [run for run in runs if run.problem in args.problems.split(",")]
+    else:
+        runs, methods, budget_of = _run_all(args, parser, budgets)
     summary = summarise(runs, budgets, budget_of)
     _print_report(summary, methods, budgets)
     latency_asks = args.latency_asks if args.latency_asks is not None else (5 if args.quick else 20)

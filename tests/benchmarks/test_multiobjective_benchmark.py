@@ -60,3 +60,6 @@ def test_json_holds_raw_runs(tmp_path: Path) -> None:
     assert multiobjective.main(["--merge", str(out), str(out), "--budgets", "5", "--latency-asks", "0",
                                 "--json", str(merged)]) == 0
     assert len(json.loads(merged.read_text())["runs"]) == 4
+    assert multiobjective.main(["--merge", str(out), "--problems", "zdt2", "--budgets", "5", "--latency-asks", "0",
+                                "--json", str(merged)]) == 0
+    assert json.loads(merged.read_text())["runs"] == []
