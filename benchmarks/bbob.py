@@ -72,7 +72,7 @@ def _optimum(problem: Any) -> float:
 
 def bbob_problem(name: str, seed: int) -> Problem:
     """The BBOB problem ``name`` on the instance for ``seed`` (instance seed + 1, cached per process)."""
-    import cocoex
+    import cocoex  # type: ignore[import-untyped]  # cocoex ships no type information
 
     parsed = parse_name(name)
     if parsed is None:

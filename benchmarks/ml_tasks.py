@@ -109,7 +109,7 @@ ML_TASKS: dict[str, Problem] = {p.name: p for p in [
         "activation": {"_type": "choice", "_value": ["relu", "tanh", "logistic"]},
         "alpha": {"_type": "loguniform", "_value": [1e-6, 10.0]},
         "learning_rate_init": {"_type": "loguniform", "_value": [1e-4, 0.3]},
-        "batch_size": {"_type": "choice", "_value": [16, 32, 64, 128]},
+        "batch_size": {"_type": "choice", "_value": [16, 32, 64]},
     }, mlp_wine, math.inf),
     Problem("model_digits", {
         "pca": {"_type": "randint", "_value": [4, 41]},

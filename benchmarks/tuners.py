@@ -125,8 +125,9 @@ EXTRA_METHODS: list[Method] = [
 """Named with ``--methods`` only."""
 
 METHOD_BY_NAME = {m.name: m for m in [*METHODS, *EXTRA_METHODS]}
-SLOW = ("optuna_gp", "smac", "nni30_gp", "gp", "auto")
-"""Scheduled first so the pool stays busy to the end; parallel mode of the last two is capped in quick."""
+SLOW = ("gp", "auto", "optuna_gp", "nni30_gp", "smac")
+"""The costly methods, cheapest first: scheduled after the rest, so an interrupted ``--cache`` run holds
+whole methods, and given fewer latency asks."""
 
 
 def _load_class(method: Method) -> type:
@@ -409,11 +410,19 @@ def _run_smac(method: Method, problem: Problem, seed: int, budget: int, concurre
         for _ in range(budget):
             info = facade.ask()
             config = dict(info.config)
-            params = decode_space(problem.space, lambda key, kind, value, chosen=config: chosen[key])
+            params = decode_space(problem.space, _reader(config))
             loss = problem.objective(params)
             facade.tell(info, TrialValue(cost=loss))
             trace.append((params, loss))
     return trace
+
+
+def _reader(config: dict[str, Any]) -> Draw:
+    """A Draw that reads a sampled configuration (SMAC's) by key."""
+    def draw(key: str, kind: str, value: Any) -> Any:
+        return config[key]
+
+    return draw
 
 
 class Nni30:
@@ -626,56 +635,111 @@ def _problem_sets(problems: list[str]) -> dict[str, list[str]]:
 
 def report(results: dict[Key, list[float]], methods: list[str], problems: list[str], plan: dict[str, list[int]],
            optima: dict[tuple[str, int], float], floors: dict[str, float], budgets: list[str], concurrency: int,
-           latencies: dict[tuple[str, str, int], float]) -> None:
-    """Print every table: ratios per budget and problem set, per-problem regrets, parallel loss, latency."""
+           latencies: dict[tuple[str, str, int], float], baseline: str = BASELINE) -> None:
+    """Print every table: ratios per budget and problem set, targets, per-problem regrets, parallel loss, latency."""
     scores = Scores(results, plan, optima, floors)
     runs = sum(len(plan[p]) for p in problems)
     sets = _problem_sets(problems)
-    has_base = BASELINE in methods
+    base_label = METHOD_BY_NAME[baseline].label
+    has_base = baseline in methods
     bbob_sets = [s for s in sets if s not in ("classic7", "ml")]
     others = [p for p in problems if parse_name(p) is None]
+
+    def set_ratio(m: str, members: list[str], label: str, **kwargs: Any) -> float | None:
+        return _geo([scores.ratio(m, p, label, **kwargs) for p in members])
+
+    def set_cell(m: str, column: str, **kwargs: Any) -> str:
+        name, label = column.split("@")
+        return _ratio_cell(set_ratio(m, sets[name], label, **kwargs))
+
+    def set_cells(label: str) -> Callable[[str, str], str]:
+        return lambda m, c: _ratio_cell(set_ratio(m, sets[c], label, base=baseline))
+
+    def regret_cells(label: str) -> Callable[[str, str], str]:
+        return lambda m, p: _fmt(scores.mean_regret(m, p, label))
+
+    def ratio_cells(label: str) -> Callable[[str, str], str]:
+        return lambda m, p: _ratio_cell(scores.ratio(m, p, label, base=baseline))
+
+    summary = [s for s in ("bbob", "classic7", "ml") if s in sets]
+    columns = [f"{s}@{b}" for s in summary for b in budgets if not (b == "10d" and s != "bbob")]
     if has_base:
         for label in budgets:
             if label == "10d" and "bbob" not in sets:
                 continue
             for kind, names in (("BBOB", bbob_sets), ("problem sets", [s for s in sets if s in ("classic7", "ml")])):
-                if not names:
-                    continue
-                _table(f"{kind}: geo-mean regret ratio vs {METHOD_BY_NAME[BASELINE].label} after {label} "
-                       f"evaluations ({runs} runs per method; lower is better)", methods, names,
-                       lambda m, s, b=label: _ratio_cell(_geo([scores.ratio(m, p, b) for p in sets[s]])))
-        summary = [s for s in ("bbob", "classic7", "ml") if s in sets]
-        columns = [f"{s}@{b}" for s in summary for b in budgets if not (b == "10d" and s != "bbob")]
-        _table("summary: geo-mean regret ratio vs Optuna TPE (default), set@budget", methods, columns,
-               lambda m, c: _ratio_cell(_geo([scores.ratio(m, p, c.split("@")[1])
-                                              for p in sets[c.split("@")[0]]])))
+                if names:
+                    _table(f"{kind}: geo-mean regret ratio vs {base_label} after {label} evaluations "
+                           f"({runs} runs per method; lower is better)", methods, names, set_cells(label))
+        _table(f"summary: geo-mean regret ratio vs {base_label}, problem set@budget", methods, columns,
+               lambda m, c: set_cell(m, c, base=baseline))
+        _targets(methods, sets, budgets, set_ratio, baseline)
     for label in budgets if others else ():
         if label == "10d":
             continue
-        _table(f"mean regret over seeds after {label} evaluations", methods, others,
-               lambda m, p, b=label: _fmt(scores.mean_regret(m, p, b)))
+        _table(f"mean regret over seeds after {label} evaluations", methods, others, regret_cells(label))
         if has_base:
-            _table(f"regret ratio vs {METHOD_BY_NAME[BASELINE].label} after {label} evaluations", methods, others,
-                   lambda m, p, b=label: _ratio_cell(scores.ratio(m, p, b)))
+            _table(f"regret ratio vs {base_label} after {label} evaluations", methods, others, ratio_cells(label))
     parallel = [m for m in methods if any(k[0] == m and k[3] == concurrency for k in results)] if concurrency > 1 else []
     if parallel:
-        columns = [f"{s}@{b}" for s in sets if s in ("bbob", "classic7", "ml") for b in budgets if b != "10d"]
-        _table(f"parallel quality loss: regret with {concurrency} proposals asked before results / sequential "
-               "regret, same evaluations (geo-mean; 1 = no loss)", parallel, columns,
-               lambda m, c: _ratio_cell(_geo([scores.ratio(m, p, c.split("@")[1], base=m, concurrency=concurrency)
-                                              for p in sets[c.split("@")[0]]])))
-        if has_base and BASELINE in parallel:
-            _table(f"parallel ({concurrency}) regret ratio vs {METHOD_BY_NAME[BASELINE].label} in parallel too",
-                   parallel, columns,
-                   lambda m, c: _ratio_cell(_geo([scores.ratio(m, p, c.split("@")[1], concurrency=concurrency,
-                                                               base_concurrency=concurrency)
-                                                  for p in sets[c.split("@")[0]]])))
+        fixed = [c for c in columns if not c.endswith("@10d")]
+        _table(f"parallel quality loss: regret with {concurrency} proposals asked before any result / sequential "
+               "regret at the same evaluations (geo-mean; 1 = no loss)", parallel, fixed,
+               lambda m, c: set_cell(m, c, base=m, concurrency=concurrency))
+        if baseline in parallel:
+            _table(f"parallel ({concurrency}) regret ratio vs {base_label} in parallel too", parallel, fixed,
+                   lambda m, c: set_cell(m, c, base=baseline, concurrency=concurrency,
+                                         base_concurrency=concurrency))
     if latencies:
-        columns = sorted({f"{p}@{h}" for _, p, h in latencies}, key=lambda c: (int(c.split("@")[1]), c))
+        names = sorted({f"{p}@{h}" for _, p, h in latencies}, key=lambda c: (int(c.split("@")[1]), c))
         _table("ask latency, ms per ask (median), problem@trials in the history",
-               [m for m in methods if any(k[0] == m for k in latencies)], columns,
+               [m for m in methods if any(k[0] == m for k in latencies)], names,
                lambda m, c: (f"{latencies[(m, c.split('@')[0], int(c.split('@')[1]))] * 1000:.1f}"
                              if (m, c.split("@")[0], int(c.split("@")[1])) in latencies else "-"))
+
+
+_TARGETS = (("tpe", "optuna_tpe"), ("gp", "optuna_gp"), ("auto", "optuna*"))
+"""Ours against its reference: Optuna's TPE, Optuna's GPSampler, and for Auto the best Optuna sampler."""
+
+
+def _targets(methods: list[str], sets: dict[str, list[str]], budgets: list[str],
+             set_ratio: Callable[..., float | None], baseline: str) -> None:
+    """Issue 12's targets: ours against its reference per budget, and ours against the best peer per group."""
+    headline = [*sets.get("bbob", []), *sets.get("ml", [])]
+    groups = [g for g in GROUPS if g in sets]
+    if not headline:
+        return
+    peers = [m for m in methods if METHOD_BY_NAME[m].kind not in ("nni", "registry")]
+    width = 36
+    print(f"\n== targets: geo-mean regret ratio over BBOB{' + ML' if 'ml' in sets else ''} "
+          "(ours / reference; worst group: ours / best peer in that group) ==")
+    print("comparison".ljust(width) + "".join(b.rjust(9) for b in budgets))
+    for ours, reference in _TARGETS:
+        if ours not in methods:
+            continue
+        references = [m for m in methods if m.startswith("optuna")] if reference == "optuna*" else [reference]
+        references = [m for m in references if m in methods]
+        if not references:
+            continue
+        cells = []
+        for label in budgets:
+            mine = set_ratio(ours, headline, label, base=baseline)
+            theirs = [r for r in (set_ratio(m, headline, label, base=baseline) for m in references) if r is not None]
+            cells.append(_ratio_cell(mine / min(theirs) if mine is not None and theirs else None))
+        name = "best Optuna sampler" if reference == "optuna*" else METHOD_BY_NAME[reference].label
+        print(f"{METHOD_BY_NAME[ours].label} / {name}".ljust(width) + "".join(c.rjust(9) for c in cells))
+        cells = []
+        for label in budgets:
+            worst: float | None = None
+            for group in groups:
+                mine = set_ratio(ours, sets[group], label, base=baseline)
+                theirs = [r for r in (set_ratio(m, sets[group], label, base=baseline) for m in peers)
+                          if r is not None]
+                if mine is not None and theirs:
+                    worst = max(worst or 0.0, mine / min(theirs))
+            cells.append(_ratio_cell(worst))
+        print(f"{METHOD_BY_NAME[ours].label}, worst group / best peer".ljust(width)
+              + "".join(c.rjust(9) for c in cells))
 
 
 def reference_values(results: dict[Key, list[float]], problems: list[str],
@@ -707,7 +771,7 @@ def _run_jobs(jobs: list[tuple[str, str, int, int, int]], n_workers: int,
               save: Callable[[dict[Key, list[float]]], None]) -> tuple[dict[Key, list[float]], dict[str, float]]:
     """Run (method, problem, seed, budget, concurrency) jobs, in a process pool unless ``n_workers`` is 1.
 
-    ``save`` gets the results so far every 100 runs, so an interrupted run keeps them (``--cache``).
+    ``save`` gets the results so far every 20 runs, so an interrupted run keeps them (``--cache``).
     """
     results: dict[Key, list[float]] = {}
     times: dict[str, float] = {}
@@ -717,7 +781,7 @@ def _run_jobs(jobs: list[tuple[str, str, int, int, int]], n_workers: int,
         m, p, s, _, c = job
         results[(m, p, s, c)] = outcome[0]
         times[m] = times.get(m, 0.0) + outcome[1]
-        if len(results) % 100 == 0:
+        if len(results) % 20 == 0:
             print(f"  {len(results)}/{len(jobs)} runs, {time.perf_counter() - started:.0f} s", flush=True)
             save(results)
 
@@ -768,6 +832,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run the parallel-capable methods asking this many proposals per batch")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="worker processes (1: run in this process)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"the method ratios divide by (default {BASELINE})")
     parser.add_argument("--no-latency", action="store_true", help="skip the ask-latency measurement")
     parser.add_argument("--latency-only", action="store_true", help="only measure ask latency")
     parser.add_argument("--cache", help="JSON file: reuse runs stored there, add the new ones")
@@ -785,7 +850,7 @@ def main(argv: list[str] | None = None) -> int:
                     or ((parse_name(p) or (0, 0))[0] in functions and (parse_name(p) or (0, 0))[1] in dims)]
     plan = {p: _seeds_for(p, seeds, args.quick) for p in problems}
     wanted = args.methods.split(",") if args.methods else [m.name for m in METHODS]
-    for name in wanted:
+    for name in [*wanted, args.baseline]:
         if name not in METHOD_BY_NAME:
             parser.error(f"unknown method {name!r}")
     for name in problems:
@@ -825,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
                         jobs.append((m, p, s, length, c))
     if args.latency_only:
         jobs, problems = [], []
-    jobs.sort(key=lambda j: (j[0] not in SLOW, -j[3]))
+    jobs.sort(key=lambda j: (SLOW.index(j[0]) + 1 if j[0] in SLOW else 0, j[4]))
     started = time.perf_counter()
     print(f"{len(jobs)} runs ({len(methods)} methods x {len(problems)} problems, {sum(map(len, plan.values()))} "
           f"problem-seeds, up to "
@@ -839,8 +904,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results, times = _run_jobs(jobs, args.jobs, save)
     for key, losses in cache.items():
-        m, p, s, c = key.split("|")
-        results.setdefault((m, p, int(s), int(c)), losses)
+        parts = key.split("|")
+        results.setdefault((parts[0], parts[1], int(parts[2]), int(parts[3])), losses)
     optima, floors = reference_values(results, problems, plan)
     if args.cache or args.json:
         raw = {"runs": {"|".join(map(str, k)): v for k, v in results.items()},
@@ -849,7 +914,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(path).write_text(json.dumps(raw))
 
     latencies = {} if args.no_latency else _measure_latency(methods, args.quick)
-    report(results, methods, problems, plan, optima, floors, budgets, args.concurrency, latencies)
+    report(results, methods, problems, plan, optima, floors, budgets, args.concurrency, latencies, args.baseline)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; CPU seconds per method: "
           + ", ".join(f"{m} {t:.0f}" for m, t in sorted(times.items())))
     return 0
