@@ -16,9 +16,13 @@ history (5,000 for GP and Auto) closes the report.
     .venv/bin/python benchmarks/tuners.py --suite bbob --quick --concurrency 8   # < 30 min, 2 cores
     .venv/bin/python benchmarks/tuners.py --suite all --concurrency 8            # full: 10 seeds
 
-``--quick``: 3 seeds; the slow model-based peers (Optuna GPSampler, SMAC3, NNI 3.0 GP, our GP and
-Auto in parallel mode) stop at 100 evaluations, so their 200 column is empty; every function and
-dimension stays. NNI 3.0 runs in its own virtualenv (.bench/nni30, created on first use with
+``--quick`` (3 seeds) drops, to stay under 30 minutes on 2 cores: BBOB problems run one seed each
+(instance 1, 2 or 3, rotating over functions and dimensions: 96 runs per method, not 288); our GP
+and Auto, Optuna's GPSampler and every parallel run stop at 100 evaluations, SMAC3 and NNI 3.0's GP
+at 50 (their later columns print "-"); latency takes fewer asks. Every function and dimension stays.
+``--cache FILE`` keeps finished runs (saved every 20), so a long run can be resumed or extended
+method by method; ``--functions`` and ``--dims`` pick a BBOB subset.
+NNI 3.0 runs in its own virtualenv (.bench/nni30, created on first use with
 ``pip install nni==3.0``) and is served over a pipe by ``_nni30_worker.py``; when it is missing its
 columns are skipped with a message, as is ``Auto`` until the tuner registry has it.
 """
@@ -613,10 +617,11 @@ class Scores:
 
 def _table(title: str, methods: list[str], columns: list[str], cell: Callable[[str, str], str]) -> None:
     width = max(len(METHOD_BY_NAME[m].label) for m in methods) + 2
+    widths = [max(12, len(c) + 2) for c in columns]
     print(f"\n== {title} ==")
-    print("method".ljust(width) + "".join(c[:11].rjust(12) for c in columns))
+    print("method".ljust(width) + "".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
     for m in methods:
-        print(METHOD_BY_NAME[m].label.ljust(width) + "".join(cell(m, c).rjust(12) for c in columns))
+        print(METHOD_BY_NAME[m].label.ljust(width) + "".join(cell(m, c).rjust(w) for c, w in zip(columns, widths, strict=True)))
 
 
 def _problem_sets(problems: list[str]) -> dict[str, list[str]]:
@@ -663,7 +668,7 @@ def report(results: dict[Key, list[float]], methods: list[str], problems: list[s
 
     summary = [s for s in ("bbob", "classic7", "ml") if s in sets]
     columns = [f"{s}@{b}" for s in summary for b in budgets if not (b == "10d" and s != "bbob")]
-    if has_base:
+    if has_base and problems:
         for label in budgets:
             if label == "10d" and "bbob" not in sets:
                 continue
@@ -894,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"{len(jobs)} runs ({len(methods)} methods x {len(problems)} problems, {sum(map(len, plan.values()))} "
           f"problem-seeds, up to "
-          f"{args.budget} evaluations, concurrency 1" + (f" and {args.concurrency}" if args.concurrency > 1 else "")
+          f"{max((j[3] for j in jobs), default=0)} evaluations, concurrency 1" + (f" and {args.concurrency}" if args.concurrency > 1 else "")
           + f"; {len(cache)} cached) on {args.jobs} processes", flush=True)
 
     def save(new: dict[Key, list[float]]) -> None:
