@@ -1,68 +1,81 @@
-"""Runs NNI 3.0's own TPE on a benchmark problem; executed by benchmarks/tuners.py in .bench/nni30.
+"""Serves NNI 3.0's own TPE and GP tuners over stdin/stdout; run by benchmarks/tuners.py in NNI 3.0's venv.
 
-Usage: ``python -P _nni30_worker.py run PROBLEM SEED BUDGET`` prints the losses as JSON;
-``python -P _nni30_worker.py latency PROBLEM SEED HISTORY ASKS`` prints seconds per ask.
-(``-P`` keeps this repository's ``nni`` package off sys.path so the real NNI 3.0 is imported.)
+One JSON object a line in, one a line out, so the benchmark evaluates every problem itself (NNI 3.0's
+virtualenv has neither cocoex nor this repository's problems) and one process serves many runs:
+
+    {"op": "start", "tuner": "tpe" | "gp", "space": {...}, "seed": 0}   -> {"ok": true}
+    {"op": "import", "data": [{"parameter": {...}, "value": 1.0}, ...]}  -> {"ok": true}
+    {"op": "ask", "id": 3}                                               -> {"params": {...}, "seconds": 0.01}
+    {"op": "tell", "id": 3, "params": {...}, "value": 1.0}               -> {"ok": true}
+
+Errors answer {"error": "..."}. Run with ``python -P`` so this repository's ``nni`` is not on sys.path.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+import random
 import sys
 import time
+import traceback
+from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+
 logging.disable(logging.CRITICAL)
 
-import numpy as np  # noqa: E402
-from problems import PROBLEMS  # noqa: E402
 
-from nni.algorithms.hpo.random_tuner import RandomTuner  # noqa: E402
-from nni.algorithms.hpo.tpe_tuner import TpeTuner  # noqa: E402
-
-
-def _run(problem_name: str, seed: int, budget: int) -> list[float]:
-    problem = PROBLEMS[problem_name]
-    tuner = TpeTuner(optimize_mode="minimize", seed=seed)
-    tuner.update_search_space(problem.space)
-    losses = []
-    for i in range(budget):
-        params = tuner.generate_parameters(i)
-        loss = problem.objective(params)
-        tuner.receive_trial_result(i, params, loss)
-        losses.append(loss)
-    return losses
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def _latency(problem_name: str, seed: int, history: int, asks: int) -> float:
-    problem = PROBLEMS[problem_name]
-    sampler = RandomTuner(seed=seed)
-    sampler.update_search_space(problem.space)
-    data = []
-    for i in range(history):
-        params = sampler.generate_parameters(i)
-        data.append({"parameter": params, "value": problem.objective(params)})
-    tuner = TpeTuner(optimize_mode="minimize", seed=seed)
-    tuner.update_search_space(problem.space)
-    tuner.import_data(data)
-    spent = []
-    for i in range(asks):
+def _make(kind: str, seed: int) -> Any:
+    random.seed(seed)
+    np.random.seed(seed)
+    if kind == "tpe":
+        from nni.algorithms.hpo.tpe_tuner import TpeTuner
+
+        return TpeTuner(optimize_mode="minimize", seed=seed)
+    if kind == "gp":
+        from nni.algorithms.hpo.gp_tuner import GPTuner
+
+        return GPTuner(optimize_mode="minimize")
+    raise ValueError(f"unknown NNI 3.0 tuner {kind!r}")
+
+
+def _handle(request: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    op = request["op"]
+    if op == "start":
+        state["tuner"] = _make(request["tuner"], int(request["seed"]))
+        state["tuner"].update_search_space(request["space"])
+        return {"ok": True}
+    tuner = state["tuner"]
+    if op == "import":
+        tuner.import_data(request["data"])
+        return {"ok": True}
+    if op == "ask":
         start = time.perf_counter()
-        params = tuner.generate_parameters(history + i)
-        spent.append(time.perf_counter() - start)
-        tuner.receive_trial_result(history + i, params, problem.objective(params))
-    return float(np.median(spent))
+        params = tuner.generate_parameters(request["id"])
+        return {"params": params, "seconds": time.perf_counter() - start}
+    if op == "tell":
+        tuner.receive_trial_result(request["id"], request["params"], request["value"])
+        return {"ok": True}
+    raise ValueError(f"unknown op {op!r}")
 
 
 def main() -> None:
-    mode, problem_name = sys.argv[1], sys.argv[2]
     np.seterr(all="ignore")
-    if mode == "run":
-        print("RESULT " + json.dumps(_run(problem_name, int(sys.argv[3]), int(sys.argv[4]))))
-    else:
-        print("RESULT " + json.dumps(_latency(problem_name, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))))
+    state: dict[str, Any] = {}
+    for line in sys.stdin:
+        try:
+            reply = _handle(json.loads(line), state)
+        except Exception as error:  # noqa: BLE001 - every failure goes back to the benchmark as text
+            reply = {"error": f"{error!r}\n{traceback.format_exc()[-1500:]}"}
+        sys.stdout.write(json.dumps(reply, default=_plain) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
