@@ -12,10 +12,13 @@ import pytest
 
 from nni.algorithms.hpo.auto_tuner import GP_HISTORY_LIMIT, GP_HISTORY_LIMIT_MULTI, AutoTuner
 from nni.algorithms.hpo.builtin import create_algorithm
+from nni.algorithms.hpo.gp_tuner import GPTuner
+from nni.algorithms.hpo.tpe_tuner import TpeTuner
 from nni.errors import ConfigError, NoMoreTrialError
 from nni.experiment import Experiment, ExperimentConfig
 from nni.experiment.launcher import _make_algorithm
 from nni.objectives import Objective, ObjectiveSpec
+from nni.search_space.tuning import BuiltinTuner
 from nni.tools.nnictl.main import main
 
 CONTINUOUS = {"x": {"_type": "uniform", "_value": [-5, 5]}, "y": {"_type": "loguniform", "_value": [1e-4, 1]},
@@ -46,7 +49,7 @@ def _records(space: dict[str, Any], count: int, seed: int = 0) -> list[dict[str,
     return [{"parameter": (p := tuner.space.sample(rng)), "value": _loss(p)} for _ in range(count)]  # type: ignore[union-attr]
 
 
-def _ask_and_tell(tuner: AutoTuner, first_id: int, count: int) -> list[dict[str, Any]]:
+def _ask_and_tell(tuner: BuiltinTuner, first_id: int, count: int) -> list[dict[str, Any]]:
     asked = []
     for parameter_id in range(first_id, first_id + count):
         params = tuner.generate_parameters(parameter_id)
@@ -132,10 +135,10 @@ def test_gp_asks_over_a_tenth_of_the_time_budget_hand_over_to_tpe() -> None:
 
 
 def test_a_small_budget_shortens_tpe_start_up() -> None:
-    tuner = AutoTuner(max_trial_number=30)
-    assert tuner.tuners["TPE"].args.n_startup_jobs == 6  # type: ignore[attr-defined]
-    assert AutoTuner(max_trial_number=1000).tuners["TPE"].args.n_startup_jobs == \
-        create_algorithm("tuner", name="TPE").args.n_startup_jobs
+    small, large = AutoTuner(max_trial_number=30).tuners["TPE"], AutoTuner(max_trial_number=1000).tuners["TPE"]
+    assert isinstance(small, TpeTuner) and isinstance(large, TpeTuner)
+    assert small.args.n_startup_jobs == 6
+    assert large.args.n_startup_jobs == TpeTuner().args.n_startup_jobs
 
 
 # -- learning, seeds, spaces -------------------------------------------------------------------------
@@ -159,6 +162,13 @@ def test_the_same_seed_gives_the_same_proposals_through_the_gp_model_and_after_t
         runs.append(asked)
     assert runs[0] == runs[1]
     assert _ask_and_tell(_auto(CONTINUOUS, seed=8), 0, 3) != runs[0][:3]
+
+
+def test_while_gp_runs_auto_proposes_exactly_what_gp_would() -> None:
+    auto = _auto(CONTINUOUS, seed=5)
+    gp = GPTuner("minimize", seed=6)
+    gp.update_search_space(CONTINUOUS)
+    assert _ask_and_tell(auto, 0, 12) == _ask_and_tell(gp, 0, 12)
 
 
 def test_a_finite_space_is_walked_without_repeats_then_ends() -> None:
