@@ -339,8 +339,7 @@ class ExperimentConfig(ConfigBase):
         if self.training_service is None:
             raise ConfigError("trainingService: required (e.g. platform: local)")
         tuner_named = self.tuner is not None and (isinstance(self.tuner, CustomAlgorithmConfig) or self.tuner.name)
-        if not live_tuner and not tuner_named and self.advisor is None:
-            raise ConfigError("tuner: required, e.g. tuner: {name: TPE, classArgs: {optimize_mode: maximize}}")
+        # neither tuner nor advisor: the launcher runs Auto (fill_default_tuner)
         if tuner_named and self.advisor is not None:
             raise ConfigError("advisor: cannot be used together with tuner (advisors are tuners now)")
         self._check_nothing_ignored()
@@ -355,6 +354,14 @@ class ExperimentConfig(ConfigBase):
             validate_search_space(self.resolved_search_space())
             self._check_tuner_takes_space(live_tuner)
         self._check_tuner_takes_objectives(live_tuner)
+
+    def fill_default_tuner(self) -> None:
+        """Name ``Auto`` when neither a tuner nor an advisor is (an unnamed placeholder's classArgs are
+        kept), so the stored config, view and resume show the tuner that ran."""
+        if self.advisor is None and (self.tuner is None or (isinstance(self.tuner, AlgorithmConfig)
+                                                            and not self.tuner.name)):
+            args = {} if self.tuner is None else self.tuner.class_args
+            self.tuner = AlgorithmConfig(name="Auto", class_args=args) if args else AlgorithmConfig(name="Auto")
 
     def _services(self) -> list[TrainingServiceConfig]:
         service = self.training_service

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from ..algorithms.hpo.builtin import create_algorithm
-from ..config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig
+from ..config import AlgorithmConfig, CustomAlgorithmConfig, ExperimentConfig, parse_duration
 from ..engine.engine import Engine
 from ..engine.handle import ExperimentHandle
 from ..errors import ConfigError
@@ -100,13 +100,21 @@ def bind_port(host: str, port: int, wait: float = 0.0) -> socket.socket:
     return sock
 
 
-def _make_algorithm(kind: str, config: AlgorithmConfig | CustomAlgorithmConfig | None) -> Any:
+def _make_algorithm(kind: str, config: AlgorithmConfig | CustomAlgorithmConfig | None,
+                    experiment: ExperimentConfig | None = None) -> Any:
     if config is None:
         return None
     if isinstance(config, CustomAlgorithmConfig):
         return create_algorithm(kind, class_name=config.class_name, class_args=config.class_args,
                                 code_directory=config.code_directory)
-    return create_algorithm(kind, name=config.name, class_args=config.class_args)
+    args = dict(config.class_args)
+    if experiment is not None and str(config.name).lower() in ("auto", "autotuner"):
+        # Auto's budget and concurrency hints, from the experiment unless the user gave them
+        duration = experiment.max_experiment_duration
+        hints = {"max_trial_number": experiment.max_trial_number, "trial_concurrency": experiment.trial_concurrency,
+                 "max_experiment_duration": None if duration is None else parse_duration(duration)}
+        args.update({key: value for key, value in hints.items() if value is not None and key not in args})
+    return create_algorithm(kind, name=config.name, class_args=args)
 
 
 def _setup_logging(log_dir: Path, debug: bool, level: str | None, console: bool) -> list[logging.Handler]:
@@ -188,9 +196,11 @@ class ExperimentRunner:
 
             self.engine = ViewEngine(self.experiment_id, self.experiment_dir)
             return self.engine
+        if self._live_tuner is None:
+            self.config.fill_default_tuner()
         self.config.validate(live_tuner=self._live_tuner)
         tuner = self._live_tuner if self._live_tuner is not None else \
-            _make_algorithm("tuner", self.config.advisor or self.config.tuner)
+            _make_algorithm("tuner", self.config.advisor or self.config.tuner, self.config)
         assessor = self._live_assessor if self._live_assessor is not None else \
             _make_algorithm("assessor", self.config.assessor)
         make_private_dir(self.experiment_dir)

@@ -60,11 +60,12 @@ def test_missing_trial_command(make_experiment, free_port):
         experiment.run(free_port)
 
 
-def test_missing_tuner():
+def test_missing_tuner_is_not_refused_auto_runs():
     config = ExperimentConfig("local")
     config.trial_command, config.trial_concurrency, config.search_space = "true", 1, {}
-    with pytest.raises(ConfigError, match="tuner: required"):
-        config.validate()
+    config.validate()
+    config.fill_default_tuner()
+    assert config.tuner.name == "Auto"
 
 
 NESTED = {"m": {"_type": "choice", "_value": [{"_name": "a", "k": {"_type": "uniform", "_value": [0, 1]}}]}}

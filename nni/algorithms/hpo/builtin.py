@@ -52,6 +52,7 @@ BUILTIN_ALGORITHMS: dict[str, AlgorithmInfo] = {info.name.lower(): info for info
     AlgorithmInfo("Hyperband", "tuner", f"{_HPO}.hyperband_advisor", "Hyperband"),
     AlgorithmInfo("BOHB", "tuner", f"{_HPO}.bohb_advisor", "BOHB"),
     AlgorithmInfo("TPE_legacy", "tuner", f"{_HPO}.hyperopt_tuner", "HyperoptTuner", (("algorithm_name", "tpe"),)),
+    AlgorithmInfo("Auto", "tuner", f"{_HPO}.auto_tuner", "AutoTuner", alias="AutoTuner"),
     AlgorithmInfo("Medianstop", "assessor", f"{_HPO}.medianstop_assessor", "MedianstopAssessor"),
     AlgorithmInfo("Curvefitting", "assessor", f"{_HPO}.curvefitting_assessor", "CurvefittingAssessor"),
 ]}
