@@ -76,7 +76,7 @@ class SqliteStorage(Storage):
     def __init__(self, db_dir: Path, read_only: bool = False) -> None:
         db_dir = Path(db_dir)
         self.path = db_dir / DB_FILE
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if not read_only:
             db_dir.mkdir(parents=True, exist_ok=True)
         with self._errors():
@@ -120,6 +120,22 @@ class SqliteStorage(Storage):
             yield
         except (ValueError, TypeError, KeyError) as error:
             raise StorageError(f"{self.path}: not an NNI experiment database: unreadable row ({error})") from error
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes inside one transaction: durable together at the end, or not at all.
+
+        Each write otherwise commits on its own; an import of 100,000 trials takes seconds this way
+        instead of minutes. Other threads' writes wait until it ends.
+        """
+        with self._lock:
+            self._execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._execute("ROLLBACK")
+                raise
+            self._execute("COMMIT")
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         with self._lock, self._errors():
