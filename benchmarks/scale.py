@@ -110,6 +110,7 @@ class Manager:
                                         stdout=subprocess.PIPE, text=True, env=env)
         self.ps = psutil.Process(self.process.pid)
         self.peak_rss = 0
+        self.serving_cpu_s = 0.0
         self._sampling = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
@@ -192,13 +193,16 @@ def build_view(folder: Path, n_trials: int, points: int) -> tuple[str, float]:
 
 
 def open_view(folder: Path, experiment_id: str) -> tuple[Manager, int, float, float]:
-    """(manager, port, seconds until it serves, seconds until its curves are loaded too)."""
+    """(manager, port, seconds until it serves, seconds until its curves are loaded too); the
+    manager's CPU seconds until it served are in ``manager.serving_cpu_s`` (wall time on a shared
+    machine mostly waits for a CPU)."""
     port = free_port()
     started = time.perf_counter()
     manager = Manager("view", str(folder), experiment_id, str(port), home=folder)
     manager.message()
     wait_answering(port)
     serving = time.perf_counter() - started
+    manager.serving_cpu_s = manager.cpu_s()
     get(port, "/api/v1/nni/metric-data-latest")  # answers once the curves are in
     return manager, port, serving, time.perf_counter() - started
 
@@ -229,15 +233,15 @@ def measure_page(port: int, repeat: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in results.items()}
 
 
-def measure_rest(manager: Manager, port: int) -> dict[str, tuple[float, float, int, int]]:
-    """Per REST list: (first byte s, total s, bytes, manager RSS growth while answering)."""
+def measure_rest(manager: Manager, port: int) -> dict[str, tuple[float, float, int, int, float]]:
+    """Per REST list: (first byte s, total s, bytes, manager RSS growth while answering, manager CPU s)."""
     out = {}
     for route in REST_LISTS:
-        before = manager.rss()
+        before, cpu = manager.rss(), manager.cpu_s()
         manager.peak_rss = before
         first, total, size = get(port, f"/api/v1/nni/{route}")
         time.sleep(0.3)  # one more RSS sample after the answer
-        out[route] = (first, total, size, manager.peak_rss - before)
+        out[route] = (first, total, size, manager.peak_rss - before, manager.cpu_s() - cpu)
     return out
 
 
@@ -249,16 +253,18 @@ def view_section(figures: Figures, work: Path, n_trials: int, points: int, repea
     manager, port, serving, curves = open_view(folder, experiment_id)
     try:
         figures.add("view", f"{n_trials} trials: load, serving the table", serving, "s", "<= 3 s", serving <= 3)
+        figures.add("view", f"{n_trials} trials: load, manager CPU (imports included)", manager.serving_cpu_s, "s")
         figures.add("view", f"{n_trials} trials: load, curves in too", curves, "s")
         figures.add("view", "manager RSS after load", manager.rss() / 2**20, "MiB", "<= 500 MiB", manager.rss() <= 500 * 2**20)
         page = measure_page(port, repeat)
         for name, value in page.items():
             target, met = ("< 1 s", value < 1) if name.startswith(("first", "chart")) else ("< 0.5 s", value < 0.5)
             figures.add("view", name, value, "s", target, met)
-        for route, (first, total, size, grew) in measure_rest(manager, port).items():
+        for route, (first, total, size, grew, cpu) in measure_rest(manager, port).items():
             target, met = ("<= 3 s", total <= 3) if route == "trial-jobs" else ("", None)
             figures.add("rest", f"GET {route}: first byte", first, "s")
             figures.add("rest", f"GET {route}: whole answer ({size / 2**20:.0f} MiB)", total, "s", target, met)
+            figures.add("rest", f"GET {route}: manager CPU", cpu, "s")
             figures.add("rest", f"GET {route}: manager RSS growth", grew / 2**20, "MiB")
         figures.add("view", "manager peak RSS", manager.peak_rss / 2**20, "MiB", "<= 500 MiB",
                     manager.peak_rss <= 500 * 2**20)
@@ -489,6 +495,8 @@ def nni30_section(figures: Figures, n_trials: int, points: int) -> None:
         figures.add("nni 3.0", "skipped", f"no NNI 3.0 at {NNI30_VENV}", "")
         return
     webui.NNI30 = NNI30_VENV
+    # NNI 3.0's nnictl inherits this environment: a PYTHONPATH naming this package would shadow its own nni.
+    os.environ.pop("PYTHONPATH", None)
     theirs = webui.measure_nni30(synthetic_trials(n_trials, points), 1)
     if isinstance(theirs, str):
         figures.add("nni 3.0", "skipped", theirs, "")
@@ -528,6 +536,7 @@ def plot_growth(growth: dict[str, dict[int, dict[str, float]]], path: Path) -> N
             if xs:
                 axis.plot(xs, [points[n][key] for n in xs], marker="o", label=source)
         axis.set_xscale("log")
+        axis.set_ylim(bottom=0)
         axis.set_title(title)
         axis.set_xlabel("trials")
         axis.grid(True, alpha=0.3)
@@ -572,7 +581,7 @@ def main(argv: list[str] | None = None) -> None:
         concurrency_section(figures, work, args.concurrency, 3)
         ask_section(figures, args.concurrency, 90 if args.quick else 600)
         if not args.skip_peers:
-            optuna_section(figures, args.trials, 180 if args.quick else 600)
+            optuna_section(figures, args.trials, 120 if args.quick else 600)
             nni30_section(figures, 10000, points)
     finally:
         shutil.rmtree(work, ignore_errors=True)
