@@ -107,6 +107,10 @@ class Engine(ExperimentReadout):
         self.status = ExperimentStatus.INITIALIZED
         self.error: str | None = None
         self.trials: dict[str, Trial] = {}
+        self._active_trials: dict[str, Trial] = {}
+        """The WAITING and RUNNING trials, kept as statuses change: scheduling never scans every trial."""
+        self._tuner_created = 0
+        """How many trials count against maxTrialNumber (see :meth:`_created_by_tuner`)."""
         self.search_space: dict[str, Any] = {}
         self.start_time_ms = _now_ms()
         self.end_time_ms: int | None = None
@@ -262,6 +266,8 @@ class Engine(ExperimentReadout):
     def _update_trial(self, trial: Trial, kind: str, **fields: Any) -> None:
         for key, value in fields.items():
             setattr(trial, key, value)
+        if "status" in fields:
+            self._track_activity(trial)
         self.storage.append_trial_event(trial, kind, fields)
         self._changed_now("trial", trial.trial_id)
 
@@ -310,16 +316,23 @@ class Engine(ExperimentReadout):
 
     # -- scheduling -------------------------------------------------------------------------------
 
+    def _track_activity(self, trial: Trial) -> None:
+        """Keep ``trial`` in the active index exactly while its status is WAITING or RUNNING."""
+        if trial.status in _ACTIVE:
+            self._active_trials[trial.trial_id] = trial
+        else:
+            self._active_trials.pop(trial.trial_id, None)
+
     def _active(self) -> list[Trial]:
-        return [t for t in self.trials.values() if t.status in _ACTIVE]
+        return list(self._active_trials.values())
 
     def _occupied(self) -> int:
         """Trial slots in use: active trials the service holds (a queued customized trial waits here, in none)."""
-        return len(self._active()) - len(self._customized_queue)
+        return len(self._active_trials) - len(self._customized_queue)
 
     def _created_by_tuner(self) -> int:
         """Trials counted by maxTrialNumber: the tuner's first runs (not their retries or reruns)."""
-        return sum(1 for t in self.trials.values() if not t.customized and t.retry_of is None)
+        return self._tuner_created
 
     def _may_create(self) -> bool:
         limit = self.config.max_trial_number
@@ -350,7 +363,7 @@ class Engine(ExperimentReadout):
             proposals = [] if result.no_more_trials else list(result.value or [])
             for parameter_id, parameters in zip(ids, proposals, strict=False):
                 await self._submit(self._new_trial(parameter_id, parameters, "algorithm"))
-            if not proposals and not self._active():
+            if not proposals and not self._active_trials:
                 # A tuner that has nothing to offer while nothing runs never will: it is exhausted.
                 self._tuner_exhausted = True
         self._update_run_status()
@@ -361,7 +374,7 @@ class Engine(ExperimentReadout):
             return
         if self._may_create() or self._customized_queue:
             self._set_status(ExperimentStatus.RUNNING)
-        elif self._active():
+        elif self._active_trials:
             self._set_status(ExperimentStatus.TUNER_NO_MORE_TRIAL if self._tuner_exhausted
                              else ExperimentStatus.NO_MORE_TRIAL)
         else:
@@ -389,6 +402,8 @@ class Engine(ExperimentReadout):
                       retry_of=None if again is None else again.trial_id, attempt=attempt)
         trial.message = self._label(trial)
         self.trials[trial.trial_id] = trial
+        self._track_activity(trial)
+        self._tuner_created += not trial.customized and trial.retry_of is None
         _logger.info("trial %s (#%d) created with %s parameters: %s%s", trial.trial_id, sequence_id, source,
                      short_repr(parameters), f" ({trial.message})" if trial.message else "")
         fields = {"sequence_id": trial.sequence_id, "parameter_id": parameter_id, "parameter_record": record,
@@ -756,6 +771,8 @@ class Engine(ExperimentReadout):
         self._elapsed_before_ms = int(profile.get("elapsed_ms") or 0)
         self._resumed_at_ms = _now_ms()
         self.trials = {t.trial_id: t for t in self.storage.load_trials()}
+        self._active_trials = {i: t for i, t in self.trials.items() if t.status in _ACTIVE}
+        self._tuner_created = sum(1 for t in self.trials.values() if not t.customized and t.retry_of is None)
         self._next_parameter_id = max([int(profile.get("next_parameter_id") or 0)]
                                       + [max(t.parameter_id, t.sequence_id) + 1 for t in self.trials.values()])
 

@@ -137,6 +137,10 @@ class ExperimentReadout:
         pick = max if self.optimize_mode() == "maximize" else min
         return pick(scored, key=lambda item: item[0])[1]
 
+    async def curves_loaded(self) -> None:
+        """Every trial's intermediate results are loaded: a live engine holds them from the start."""
+        return None
+
     def imported_results(self) -> list[dict[str, Any]]:
         """Every result given to the tuner by ``import-data`` or a warm start, with its source."""
         rows = []

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,9 @@ from ..storage.sqlite import DB_FILE, database_dir
 from .readout import ExperimentReadout
 
 __all__ = ["ViewEngine", "ReadOnlyExperimentError", "load_stored_profile"]
+
+_POLL_SECONDS = 0.05
+"""How often waiters look whether the curves have landed (they come from another thread)."""
 
 
 class ReadOnlyExperimentError(PermissionError):
@@ -55,7 +61,8 @@ class ViewEngine(ExperimentReadout):
         self.stored_status = ExperimentStatus(profile.get("status") or "STOPPED")
         self.status = ExperimentStatus.VIEWED
         self.error: str | None = profile.get("error")
-        self.trials: dict[str, Trial] = {t.trial_id: t for t in self.storage.load_trials()}
+        trials, attach_curves = self.storage.load_trials_deferred()
+        self.trials: dict[str, Trial] = {t.trial_id: t for t in trials}
         self.search_space: dict[str, Any] = self.config.search_space or {}
         self.start_time_ms: int = int(profile.get("start_time_ms") or 0)
         self.end_time_ms: int | None = profile.get("end_time_ms")
@@ -65,6 +72,25 @@ class ViewEngine(ExperimentReadout):
         self.tuner = None
         self.assessor = None
         self.stored_live_tuner = profile.get("live_tuner")
+        self._curves_error: Exception | None = None
+        self._curves_done = threading.Event()
+        # The table and every final result are served now; the curves (most of the rows) follow.
+        threading.Thread(target=self._load_curves, args=(attach_curves,), name="nni-view-curves", daemon=True).start()
+
+    def _load_curves(self, attach_curves: Callable[[], None]) -> None:
+        try:
+            attach_curves()
+        except Exception as error:  # a damaged row: the routes that need curves report it
+            self._curves_error = error
+        self.revision += 1  # readers rebuild their tables with the curves in
+        self._curves_done.set()
+
+    async def curves_loaded(self) -> None:
+        """Wait (off the event loop) until the intermediate results are attached; re-raise a failure."""
+        while not self._curves_done.is_set():
+            await asyncio.sleep(_POLL_SECONDS)
+        if self._curves_error is not None:
+            raise self._curves_error
 
     # -- life cycle (nothing runs) ----------------------------------------------------------------
 
@@ -86,11 +112,15 @@ class ViewEngine(ExperimentReadout):
         return None
 
     async def wait_changes(self, after: int, timeout: float) -> list[Change]:
-        """Nothing ever changes in a viewed experiment: wait out the timeout, then report nothing."""
+        """A viewed experiment changes once, when its curves are loaded (a "reset"): report that, or wait
+        out the timeout and report nothing."""
+        deadline = time.monotonic() + timeout
+        while after >= self.revision and not self._curves_done.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
         if after < self.revision:
             return [Change(self.revision, "reset")]
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.Event().wait(), timeout)
+            await asyncio.wait_for(asyncio.Event().wait(), max(deadline - time.monotonic(), 0))
         return []
 
     # -- queries ----------------------------------------------------------------------------------

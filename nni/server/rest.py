@@ -8,12 +8,14 @@ missing log file is a 404 (NNI answers with the web UI's page), mutations need t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import __version__
@@ -36,7 +38,7 @@ from .serialize import (
     wire_trial,
 )
 
-__all__ = ["rest_routes", "log_routes"]
+__all__ = ["rest_routes", "log_routes", "json_array_chunks"]
 
 
 def _engine(request: Request) -> ExperimentHandle:
@@ -45,6 +47,29 @@ def _engine(request: Request) -> ExperimentHandle:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+_CHUNK_ITEMS = 500
+"""Items serialized per chunk of a streamed list: large enough to amortize, small enough to stay flat."""
+
+
+def json_array_chunks(items: Iterable[Any], encode: Callable[[Any], Any]) -> Iterator[bytes]:
+    """The JSON list of ``encode(item)`` for each item, a few hundred items per chunk, byte for byte
+    what :class:`JSONResponse` renders for the whole list (so 100,000 trials never sit in memory as
+    one document)."""
+    yield b"["
+    separator = ""
+    iterator = iter(items)
+    while batch := [encode(item) for item in itertools.islice(iterator, _CHUNK_ITEMS)]:
+        text = json.dumps(batch, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+        yield (separator + text[1:-1]).encode("utf-8")
+        separator = ","
+    yield b"]"
+
+
+def _streamed(items: list[Any], encode: Callable[[Any], Any]) -> StreamingResponse:
+    """``items`` (a snapshot taken on the event loop) streamed as a JSON list, encoded off the loop."""
+    return StreamingResponse(json_array_chunks(items, encode), media_type="application/json")
 
 
 async def version(request: Request) -> Response:
@@ -118,10 +143,10 @@ async def job_statistics(request: Request) -> Response:
 
 async def list_trials(request: Request) -> Response:
     status = request.query_params.get("status")
-    trials: Iterable[Trial] = _engine(request).trials.values()
+    trials = list(_engine(request).trials.values())
     if status:
         trials = [t for t in trials if t.status.value == status]
-    return JSONResponse([wire_trial(t) for t in trials])
+    return _streamed(trials, wire_trial)
 
 
 async def get_trial(request: Request) -> Response:
@@ -178,9 +203,10 @@ _METRIC_TYPES = ("PERIODICAL", "FINAL")
 
 def _metrics(trials: Any, metric_type: str | None = None) -> list[MetricRecord]:
     """The trials' metrics in the order they arrived (NNI's table order), optionally of one type."""
-    items = [m for t in trials for m in [*t.intermediate, *([t.final] if t.final is not None else [])]]
+    items = [m for t in trials for m in [*t.intermediate, *([t.final] if t.final is not None else [])]
+             if metric_type is None or m.type == metric_type]
     items.sort(key=lambda m: m.timestamp_ms)
-    return [m for m in items if metric_type is None or m.type == metric_type]
+    return items
 
 
 def _metric_type(request: Request) -> str | None:
@@ -194,13 +220,14 @@ async def metric_data(request: Request) -> Response:
     """All metrics, or one trial's (``/metric-data/ID``), optionally ``?type=FINAL|PERIODICAL``."""
     engine = _engine(request)
     metric_type = _metric_type(request)
+    await engine.curves_loaded()
     trial_id = request.path_params.get("trial_id")
     trials: Iterable[Trial] = engine.trials.values()
     if trial_id is not None:
         if trial_id not in engine.trials:
             return _error(404, f"no trial {trial_id!r}")
         trials = [engine.trials[trial_id]]
-    return JSONResponse([wire_metric(m) for m in _metrics(trials, metric_type)])
+    return _streamed(_metrics(trials, metric_type), wire_metric)
 
 
 def _sequence_bound(request: Request, name: str) -> int:
@@ -214,12 +241,14 @@ def _sequence_bound(request: Request, name: str) -> int:
 async def metric_data_range(request: Request) -> Response:
     """The metrics of the trials whose sequence id lies in [min, max] (both included), as NNI's."""
     low, high = _sequence_bound(request, "min_seq_id"), _sequence_bound(request, "max_seq_id")
+    await _engine(request).curves_loaded()
     trials = [t for t in _engine(request).trials.values() if low <= t.sequence_id <= high]
-    return JSONResponse([wire_metric(m) for m in _metrics(trials)])
+    return _streamed(_metrics(trials), wire_metric)
 
 
 async def metric_data_latest(request: Request) -> Response:
     """Every final result, then each trial's latest intermediate one (NNI's order)."""
+    await _engine(request).curves_loaded()
     metrics = _metrics(_engine(request).trials.values())
     latest: dict[str, MetricRecord] = {}
     for metric in metrics:
@@ -228,7 +257,7 @@ async def metric_data_latest(request: Request) -> Response:
             if old is None or old.sequence <= metric.sequence:
                 latest[metric.trial_id] = metric
     finals = [m for m in metrics if m.type != "PERIODICAL"]
-    return JSONResponse([wire_metric(m) for m in [*finals, *latest.values()]])
+    return _streamed([*finals, *latest.values()], wire_metric)
 
 
 async def trial_file(request: Request) -> Response:
@@ -249,8 +278,8 @@ async def export_data(request: Request) -> Response:
     """NNI's rows; under objectives each also says whether it is feasible and on the Pareto front."""
     engine = _engine(request)
     flags = export_flags(engine.trials.values(), engine.objective_spec())
-    return JSONResponse([wire_export_row(t) | flags.get(t.trial_id, {}) for t in engine.trials.values()
-                         if t.status == TrialStatus.SUCCEEDED and t.final is not None])
+    return _streamed([t for t in engine.trials.values() if t.status == TrialStatus.SUCCEEDED and t.final is not None],
+                     lambda trial: wire_export_row(trial) | flags.get(trial.trial_id, {}))
 
 
 async def imported_data(request: Request) -> Response:

@@ -252,6 +252,7 @@ class _WebUI:
         trial = engine.trials.get(request.path_params["trial_id"])
         if trial is None:
             return _error(404, f"no trial {request.path_params['trial_id']!r}")
+        await engine.curves_loaded()
         row = _trial_row(trial, int(time.time() * 1000))
         row.update({
             "parameterRecord": trial.parameter_record,
@@ -348,6 +349,7 @@ class _WebUI:
         return _JSON({"points": points, "total": len(frame.trials)})
 
     async def chart_intermediate(self, request: Request) -> Response:
+        await self.engine().curves_loaded()
         frame = await self.frame()
         q = request.query_params
         key = q.get("key", "default")

@@ -1,0 +1,51 @@
+"""A view serves trials and final results first and attaches the curves after; a damaged curve row
+surfaces where the curves are asked for, as a StorageError naming the file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from stored import write_experiment
+
+from nni.engine.view import ViewEngine
+from nni.errors import StorageError
+from nni.storage.sqlite import SqliteStorage
+
+
+def test_deferred_loading_ends_with_what_a_whole_load_gives(tmp_path: Path) -> None:
+    write_experiment(tmp_path, 30, points=3)
+    storage = SqliteStorage(tmp_path / "stored" / "db", read_only=True)
+    trials, attach_curves = storage.load_trials_deferred()
+    assert all(t.final is not None and not t.intermediate for t in trials)
+    attach_curves()
+    assert trials == storage.load_trials()
+    assert [m.sequence for m in trials[4].intermediate] == [0, 1, 2]
+    storage.close()
+
+
+def test_a_view_reports_one_reset_once_its_curves_are_in(tmp_path: Path) -> None:
+    write_experiment(tmp_path, 30, points=3)
+    view = ViewEngine("stored", tmp_path / "stored")
+
+    async def body() -> None:
+        await view.curves_loaded()
+        assert all(len(t.intermediate) == 3 for t in view.trials.values())
+        assert [c.kind for c in await view.wait_changes(0, 1.0)] == ["reset"]
+        assert await view.wait_changes(view.revision, 0.1) == []
+
+    asyncio.run(body())
+    view.storage.close()
+
+
+def test_a_damaged_curve_row_is_a_storage_error_when_curves_are_asked_for(tmp_path: Path) -> None:
+    write_experiment(tmp_path, 5, points=2)
+    with sqlite3.connect(tmp_path / "stored" / "db" / "nni.sqlite") as db:
+        db.execute("UPDATE metrics SET data = '{broken' WHERE type = 'PERIODICAL' AND seq = 2")
+    view = ViewEngine("stored", tmp_path / "stored")
+    assert len(view.trials) == 5  # the table is still served
+    with pytest.raises(StorageError, match="not an NNI experiment database"):
+        asyncio.run(view.curves_loaded())
+    view.storage.close()
