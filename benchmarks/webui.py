@@ -104,18 +104,7 @@ def build_experiment(folder: Path, trials: list[Trial]) -> tuple[str, Experiment
     storage.save_profile({"id": experiment_id, "config": config.json(), "status": "DONE", "error": None,
                           "start_time_ms": first, "end_time_ms": last, "elapsed_ms": last - first,
                           "next_parameter_id": len(trials)})
-    # One transaction for the half-million rows: the storage commits per statement otherwise.
-    storage._conn.execute("BEGIN")
-    for trial in trials:
-        storage.append_trial_event(trial, "created", {
-            "sequence_id": trial.sequence_id, "parameter_id": trial.parameter_id,
-            "parameter_record": trial.parameter_record, "submit_time_ms": trial.submit_time_ms})
-        storage.append_trial_event(trial, "ended", {
-            "status": trial.status, "start_time_ms": trial.start_time_ms, "end_time_ms": trial.end_time_ms,
-            "exit_code": 0})
-        for metric in [*trial.intermediate, trial.final]:
-            storage.add_metric(metric)
-    storage._conn.execute("COMMIT")
+    storage.write_trials(trials)
     storage.close()
     return experiment_id, config
 

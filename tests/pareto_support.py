@@ -70,15 +70,7 @@ def write_experiment(folder: Path, experiment_id: str, trials: list[Trial], obje
     storage.save_profile({"id": experiment_id, "config": config.json(), "status": "DONE", "error": None,
                           "start_time_ms": first, "end_time_ms": last, "elapsed_ms": last - first,
                           "next_parameter_id": len(trials)})
-    for trial in trials:
-        storage.append_trial_event(trial, "created", {
-            "sequence_id": trial.sequence_id, "parameter_id": trial.parameter_id,
-            "parameter_record": trial.parameter_record, "submit_time_ms": trial.submit_time_ms})
-        storage.append_trial_event(trial, "ended", {
-            "status": trial.status, "start_time_ms": trial.start_time_ms, "end_time_ms": trial.end_time_ms,
-            "exit_code": 0})
-        if trial.final is not None:
-            storage.add_metric(trial.final)
+    storage.write_trials(trials)
     storage.close()
     return config
 

@@ -31,22 +31,24 @@ def write_experiment(folder: Path, n_trials: int, points: int = 0, experiment_id
     storage.save_profile({"id": experiment_id, "config": config.json(), "status": "DONE", "error": None,
                           "start_time_ms": start, "end_time_ms": start + 1000 * n_trials,
                           "elapsed_ms": 1000 * n_trials, "next_parameter_id": n_trials})
-    with storage.transaction():
-        for i in range(n_trials):
-            x = i / max(n_trials, 1)
-            record = {"parameter_id": i, "parameter_source": "algorithm", "parameter_index": 0,
-                      "parameters": {"x": x, "opt": "adam" if i % 2 else "sgd"}}
-            trial = Trial(f"t{i:06d}", i, i, record)
-            t0 = start + 1000 * i
-            storage.append_trial_event(trial, "created", {
-                "sequence_id": i, "parameter_id": i, "parameter_record": record, "submit_time_ms": t0,
-                "status": TrialStatus.FAILED if i % 10 == 9 else TrialStatus.SUCCEEDED,
-                "start_time_ms": t0 + 5, "end_time_ms": t0 + 500 + i % 7, "exit_code": 1 if i % 10 == 9 else 0})
-            for step in range(points):
-                storage.add_metric(MetricRecord(trial.trial_id, i, "PERIODICAL", step, t0 + 10 + step, x * step / points))
-            storage.add_metric(MetricRecord(trial.trial_id, i, "FINAL", 0, t0 + 400, x))
+    storage.write_trials(_trials(n_trials, points, start))
     storage.close()
     return config
+
+
+def _trials(n_trials: int, points: int, start: int) -> Iterator[Trial]:
+    for i in range(n_trials):
+        x = i / max(n_trials, 1)
+        record = {"parameter_id": i, "parameter_source": "algorithm", "parameter_index": 0,
+                  "parameters": {"x": x, "opt": "adam" if i % 2 else "sgd"}}
+        t0 = start + 1000 * i
+        failed = i % 10 == 9
+        trial = Trial(f"t{i:06d}", i, i, record, status=TrialStatus.FAILED if failed else TrialStatus.SUCCEEDED,
+                      submit_time_ms=t0, start_time_ms=t0 + 5, end_time_ms=t0 + 500 + i % 7, exit_code=int(failed))
+        trial.intermediate = [MetricRecord(trial.trial_id, i, "PERIODICAL", step, t0 + 10 + step, x * step / points)
+                              for step in range(points)]
+        trial.final = MetricRecord(trial.trial_id, i, "FINAL", 0, t0 + 400, x)
+        yield trial
 
 
 @contextlib.contextmanager

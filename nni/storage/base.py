@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..records import MetricRecord, Trial
 
-__all__ = ["Storage"]
+__all__ = ["Storage", "TRIAL_FIELDS"]
+
+TRIAL_FIELDS = ("sequence_id", "parameter_id", "parameter_record", "status", "customized", "submit_time_ms",
+                "start_time_ms", "end_time_ms", "exit_code", "log_path", "stdout_path", "stderr_path", "message")
+"""A trial's stored attributes besides its id and metrics: what :meth:`Storage.write_trials` keeps."""
 
 
 class Storage(abc.ABC):
@@ -45,6 +49,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def load_trials(self) -> list[Trial]:
         """Rebuild every trial, with its metrics, by replaying the stored events."""
+
+    def write_trials(self, trials: Iterable[Trial]) -> None:
+        """Store whole trials (their attributes and every metric) at once: for conversions and
+        imports of finished experiments. Backends write them in one transaction where they can."""
+        for trial in trials:
+            self.append_trial_event(trial, "created", {name: getattr(trial, name) for name in TRIAL_FIELDS})
+            for metric in [*trial.intermediate, *([trial.final] if trial.final is not None else [])]:
+                self.add_metric(metric)
 
     def load_trials_deferred(self) -> tuple[list[Trial], Callable[[], None]]:
         """Every trial with its final result, and a function that attaches their intermediate results.

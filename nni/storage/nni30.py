@@ -227,10 +227,6 @@ class Nni30Storage(Storage):
         self._conn.close()
 
 
-_TRIAL_FIELDS = ("sequence_id", "parameter_id", "parameter_record", "status", "customized", "submit_time_ms",
-                 "start_time_ms", "end_time_ms", "log_path", "stdout_path", "stderr_path", "message")
-
-
 def convert_nni30_database(db_dir: Path) -> Path:
     """Rewrite NNI 3.0's database in our schema; NNI's file is kept as ``nni.sqlite.nni30``.
 
@@ -254,10 +250,7 @@ def convert_nni30_database(db_dir: Path) -> Path:
         target.save_profile(profile)
         for event in imports:
             target.append_experiment_event("import_data", event["data"])
-        for trial in trials:
-            target.append_trial_event(trial, "created", {name: getattr(trial, name) for name in _TRIAL_FIELDS})
-            for metric in [*trial.intermediate, *([trial.final] if trial.final else [])]:
-                target.add_metric(metric)
+        target.write_trials(trials)
     finally:
         target.close()  # the last connection's close folds the write-ahead log into the file
     backup = db_dir / (DB_FILE + BACKUP_SUFFIX)

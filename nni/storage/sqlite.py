@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,11 @@ class SqliteStorage(Storage):
             yield
         except (ValueError, TypeError, KeyError) as error:
             raise StorageError(f"{self.path}: not an NNI experiment database: unreadable row ({error})") from error
+
+    def write_trials(self, trials: Iterable[Trial]) -> None:
+        """Store whole trials in one transaction (an import of 100,000 takes seconds)."""
+        with self.transaction():
+            super().write_trials(trials)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
