@@ -76,6 +76,8 @@ class MetricTail:
 
     def read_new(self) -> list[dict[str, Any]]:
         try:
+            if os.stat(self.path).st_size <= self.offset:  # nothing new: skip the open (polled 10 times a second)
+                return []
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
                 chunk = f.read()

@@ -53,6 +53,8 @@ class _Running(TrialRun):
     function: FunctionTrial | None = None
     pid: int | None = None
     tail: protocol.MetricTail | None = None
+    polled: bool = False
+    """Started by this manager: the shared poller reads its metrics (adopted ones follow themselves)."""
 
 
 class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
@@ -65,6 +67,7 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
                                   bool(config.use_active_gpu), same_session(self._session_ids))
         self._functions = FunctionPool(self.experiment_dir / "log" / "function_server.log")
         self._put_own_python_first: bool | None = None
+        self._poller: asyncio.Task[None] | None = None
 
     def _session_ids(self) -> set[int]:
         return {r.pid for r in self._trials.values() if r.pid is not None}
@@ -139,13 +142,14 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
             self._spawn(_terminate_group(running.pid), f"killing trial {spec.trial_id}")
         self._emit_started(running, f"file://localhost:{trial_dir}", stdout_path=stdout_path,
                            stderr_path=stderr_path, host="localhost", handle={"pid": running.pid})
-        poller = self._spawn(self._poll_metrics(running), f"reading the metrics of trial {spec.trial_id}")
+        running.polled = True
+        if self._poller is None or self._poller.done():
+            self._poller = self._spawn(self._poll_metrics(), "reading the running trials' metrics")
         if running.function is not None:
             code = await running.function.wait()
         else:
             assert running.process is not None
             code = await running.process.wait()
-        poller.cancel()
         self._finish(running, code, "the trial's process was lost" if code is None else exit_reason(code))
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
@@ -175,11 +179,15 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
             for record in running.tail.read_new():
                 self._metric(running, record)
 
-    async def _poll_metrics(self, running: _Running) -> None:
+    async def _poll_metrics(self) -> None:
+        """One task reads every started trial's new metrics each tick (one task per trial would wake
+        the loop thousands of times a second at hundreds of trials); it ends with the last trial."""
         # sleep first: a trial just started has reported nothing yet, and its end drains the file anyway
-        while True:
+        while any(run.polled for run in self._trials.values()):
             await asyncio.sleep(_POLL_SECONDS)
-            self._drain(running)
+            for run in list(self._trials.values()):
+                if run.polled:
+                    self._drain(run)
 
     def _release(self, run: _Running) -> None:
         self._drain(run)
