@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nni.algorithms.hpo.auto_tuner import GP_HISTORY_LIMIT, GP_HISTORY_LIMIT_MULTI, AutoTuner
+from nni.algorithms.hpo.auto_tuner import GP_HISTORY_LIMIT, AutoTuner
 from nni.algorithms.hpo.builtin import create_algorithm
 from nni.algorithms.hpo.gp_tuner import GPTuner
-from nni.algorithms.hpo.tpe_tuner import TpeTuner
 from nni.errors import ConfigError, NoMoreTrialError
 from nni.experiment import Experiment, ExperimentConfig
 from nni.experiment.launcher import _make_algorithm
@@ -86,7 +85,7 @@ def test_the_switch_to_tpe_once_the_history_is_long_is_logged_with_the_reason(ca
     tuner.import_data(_records(CONTINUOUS, GP_HISTORY_LIMIT - 3))
     assert tuner.choose(1)[0] == "GP" and len(tuner.results) == GP_HISTORY_LIMIT - 1
     with caplog.at_level(logging.INFO, logger=AUTO_LOG):
-        _ask_and_tell(tuner, 10, 2)  # the first still GP's (199 results), the second TPE's (200)
+        _ask_and_tell(tuner, 10, 2)  # the first still GP's (limit - 1 results), the second TPE's
     assert tuner.method == "TPE"
     assert f"switching from GP to TPE after {GP_HISTORY_LIMIT} results: {GP_HISTORY_LIMIT} results in the history " \
            f"(GP's ask gets slow beyond {GP_HISTORY_LIMIT})" in caplog.text
@@ -95,13 +94,13 @@ def test_the_switch_to_tpe_once_the_history_is_long_is_logged_with_the_reason(ca
     assert len(inner["TPE"].results) == len(inner["GP"].results) == len(tuner.results) == GP_HISTORY_LIMIT + 1
 
 
-def test_a_budget_gp_can_cover_keeps_gp_and_several_objectives_switch_sooner() -> None:
+def test_a_budget_gp_can_cover_keeps_gp_and_objectives_are_forwarded() -> None:
     assert AutoTuner(max_trial_number=GP_HISTORY_LIMIT + 40).gp_history_limit == GP_HISTORY_LIMIT + 40
     assert AutoTuner(max_trial_number=10 * GP_HISTORY_LIMIT).gp_history_limit == GP_HISTORY_LIMIT
     tuner = AutoTuner()
     spec = ObjectiveSpec((Objective("a", "maximize"), Objective("b", "minimize")))
     tuner.set_objectives(spec)
-    assert tuner.gp_history_limit == GP_HISTORY_LIMIT_MULTI
+    assert tuner.gp_history_limit == GP_HISTORY_LIMIT
     assert all(inner.objectives is spec for inner in tuner.tuners.values())
 
 
@@ -132,13 +131,6 @@ def test_gp_asks_over_a_tenth_of_the_time_budget_hand_over_to_tpe() -> None:
     _ask_and_tell(tuner, 0, 2)
     assert [method for _, method, _ in tuner.switches] == ["GP", "TPE"]
     assert "over 10% of maxExperimentDuration" in tuner.switches[-1][2]
-
-
-def test_a_small_budget_shortens_tpe_start_up() -> None:
-    small, large = AutoTuner(max_trial_number=30).tuners["TPE"], AutoTuner(max_trial_number=1000).tuners["TPE"]
-    assert isinstance(small, TpeTuner) and isinstance(large, TpeTuner)
-    assert small.args.n_startup_jobs == 6
-    assert large.args.n_startup_jobs == TpeTuner().args.n_startup_jobs
 
 
 # -- learning, seeds, spaces -------------------------------------------------------------------------
