@@ -37,11 +37,9 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import inspect  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -54,6 +52,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from mo_problems import MOProblem, from_unit, full_names, make_problem, nni_space, quick_names  # noqa: E402
+from peers import quietly  # noqa: E402
 
 __all__ = ["Method", "RunResult", "available_methods", "run_one", "summarise", "main"]
 
@@ -210,10 +209,9 @@ def _run_random(method: Method, problem: MOProblem, seed: int, budget: int) -> l
 _RUNNERS = {"nni": _run_nni, "optuna": _run_optuna, "pymoo": _run_pymoo, "random": _run_random}
 
 
+@quietly
 def run_one(problem_name: str, method: Method, seed: int, budget: int) -> RunResult:
     """One sequential optimisation of ``budget`` evaluations (run in a worker process)."""
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
     problem = make_problem(problem_name)
     start = time.perf_counter()
     history = _RUNNERS[method.kind](method, problem, seed, budget)
@@ -306,12 +304,11 @@ def _median_first(runs: list[RunResult]) -> float | None:
 
 # -- latency ---------------------------------------------------------------------------------------
 
+@quietly
 def ask_latency(method: Method, asks: int, history: int = 1000) -> float:
     """Median seconds of one ask with ``history`` results on ZDT1 (two objectives, 10 parameters)."""
     from nni.objectives import Objective, ObjectiveSpec
 
-    warnings.filterwarnings("ignore")
-    logging.disable(logging.WARNING)
     problem = make_problem("zdt1")
     tuner = _make_tuner(method.target, 0)
     tuner.set_objectives(ObjectiveSpec((Objective("f0", "minimize"), Objective("f1", "minimize"))))

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import subprocess
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["BENCH_DIR", "NNI30_VENV", "NNI30_PYTHON", "ensure_nni30_venv"]
+__all__ = ["BENCH_DIR", "NNI30_VENV", "NNI30_PYTHON", "ensure_nni30_venv", "quietly"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def quietly(run: _F) -> _F:
+    """Run with library warnings and log lines below ERROR silenced, then put both back: the
+    tests call the benchmark runs in their own process, whose logging must stay as it was."""
+    @functools.wraps(run)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = logging.root.manager.disable
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            try:
+                return run(*args, **kwargs)
+            finally:
+                logging.disable(previous)
+    return wrapper  # type: ignore[return-value]
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"

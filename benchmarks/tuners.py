@@ -46,7 +46,6 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -62,7 +61,7 @@ sys.path.insert(0, str(HERE))
 
 from bbob import DIMENSIONS, GROUPS, bbob_names, bbob_problem, group_of, parse_name  # noqa: E402
 from ml_tasks import ML_TASKS  # noqa: E402
-from peers import BENCH_DIR, NNI30_PYTHON, ensure_nni30_venv  # noqa: E402
+from peers import BENCH_DIR, NNI30_PYTHON, ensure_nni30_venv, quietly  # noqa: E402
 from problems import HEADLINE, PROBLEMS, Problem, apply_q  # noqa: E402
 
 __all__ = ["METHODS", "SUITES", "Method", "main", "report", "run_trace", "suite_problems"]
@@ -471,10 +470,9 @@ RUNNERS: dict[str, Callable[[Method, Problem, int, int, int], Trace]] = {
 }
 
 
+@quietly
 def run_trace(method_name: str, problem_name: str, seed: int, budget: int, concurrency: int = 1) -> Trace:
     """Proposals and losses of one run, asking ``concurrency`` proposals before telling their results."""
-    warnings.simplefilter("ignore")
-    logging.disable(logging.WARNING)
     np.seterr(all="ignore")
     method = METHOD_BY_NAME[method_name]
     return RUNNERS[method.kind](method, get_problem(problem_name, seed), seed, budget, concurrency)
@@ -500,10 +498,9 @@ def _history(problem: Problem, n: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
+@quietly
 def latency_one(method_name: str, problem_name: str, history: int, asks: int) -> float:
     """Median seconds per ask with ``history`` random finished trials already known to the method."""
-    warnings.simplefilter("ignore")
-    logging.disable(logging.WARNING)
     method, problem = METHOD_BY_NAME[method_name], get_problem(problem_name, 0)
     spent: list[float] = []
     if method.kind == "nni30":

@@ -37,3 +37,4 @@ def test_a_hundred_thousand_trials_page_chart_and_sort(open_page: Any, tmp_path:
         reverse = "ascending" if order == "descending" else "descending"
         page.wait_for_selector(f"th[data-sort='metric:default'][aria-sort='{reverse}']")
         page.wait_for_selector(f"tbody tr[data-trial]:first-child[data-trial='{top[reverse]}']")
+        page.close()  # before the server stops: its live event stream would end mid-chunk otherwise
