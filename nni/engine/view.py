@@ -92,6 +92,13 @@ class ViewEngine(ExperimentReadout):
         if self._curves_error is not None:
             raise self._curves_error
 
+    def wait_for_curves(self) -> None:
+        """Block until the intermediate results are attached (readers outside an event loop, such as
+        ``Experiment.export_dataframe``); re-raise a failure."""
+        self._curves_done.wait()
+        if self._curves_error is not None:
+            raise self._curves_error
+
     # -- life cycle (nothing runs) ----------------------------------------------------------------
 
     async def start(self) -> None:

@@ -55,6 +55,7 @@ def stored_records(experiment_id: str, experiment_dir: Path) -> Records:
     """The same records read from a stored experiment's database."""
     view = ViewEngine(experiment_id, experiment_dir)
     try:
+        view.wait_for_curves()
         trials = sorted(view.trials.values(), key=lambda t: t.sequence_id)
         metrics = [plain_metric(wire_metric(m)) for t in trials
                    for m in [*t.intermediate, *([t.final] if t.final is not None else [])]]

@@ -76,8 +76,6 @@ def test_intermediate_rows_are_one_per_reported_step(tracked_experiment, free_po
         assert group["timestamp"].is_monotonic_increasing
 
 
-@pytest.mark.xfail(reason="regression from the deferred-curves view (scale branch): the stored table comes back "
-                          "empty; open, see the closing note of 2026-12-02", strict=False)
 def test_a_stopped_experiment_gives_the_same_table_from_its_database(tracked_experiment, free_port):
     experiment = tracked_experiment(None)
     assert experiment.run(free_port) is True
