@@ -29,11 +29,14 @@ _T = TypeVar("_T")
 
 
 def open_stored(experiment_id: str) -> ViewEngine:
-    """The stored experiment, read-only (a ViewEngine also keeps the status it was stored with)."""
+    """The stored experiment, read-only (a ViewEngine also keeps the status it was stored with), with
+    its intermediate results loaded."""
     try:
-        return ViewEngine(experiment_id, experiment_dir(experiment_id))
+        engine = ViewEngine(experiment_id, experiment_dir(experiment_id))
     except FileNotFoundError as error:
         fail(str(error))
+    engine.wait_for_curves()
+    return engine
 
 
 def _stored(experiment_id: str, read: Callable[[ViewEngine], _T]) -> _T:
