@@ -356,6 +356,9 @@ class Engine(ExperimentReadout):
             limit = self.config.max_trial_number
             count = free if limit is None else min(free, limit - self._created_by_tuner())
             ids = list(range(self._next_parameter_id, self._next_parameter_id + count))
+            # A trial that ends while the ask is in flight reaches the tuner after it: "nothing now"
+            # then means "wait for that end", so only an ask made with nothing running can exhaust.
+            ran_at_ask = bool(self._active_trials)
             result = await self._tuner_call(self.tuner.generate_multiple_parameters, ids)
             # the tuner raised (ERROR is recorded), another call failed meanwhile, or we stop
             if result.failed or self._stopping or self.status == ExperimentStatus.ERROR:
@@ -363,7 +366,7 @@ class Engine(ExperimentReadout):
             proposals = [] if result.no_more_trials else list(result.value or [])
             for parameter_id, parameters in zip(ids, proposals, strict=False):
                 await self._submit(self._new_trial(parameter_id, parameters, "algorithm"))
-            if not proposals and not self._active_trials:
+            if not proposals and not ran_at_ask and not self._active_trials:
                 # A tuner that has nothing to offer while nothing runs never will: it is exhausted.
                 self._tuner_exhausted = True
         self._update_run_status()

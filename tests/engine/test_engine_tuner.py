@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from engine_harness import by_parameter, finish, run, start_engine, wait_for
-from memory_service import Exit, Hold, MemoryService, Report, Start
+from memory_service import Exit, Hold, MemoryService, Report, Sleep, Start
 from scripted import ScriptedTuner
 
 from nni.algorithms.hpo.random_tuner import RandomTuner
@@ -256,3 +256,46 @@ def test_a_trials_result_and_end_reach_the_tuner_before_the_next_generate(tmp_pa
     run(body)
     assert [name for name, _ in advisor.calls] == ["generate", "result", "end"] * 4
     assert [pid for _, pid in advisor.calls] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+
+
+class _BatchAdvisor(Tuner):
+    """Proposes rounds of two configurations, the next round only once both of the last have ended;
+    an ask made while a trial still runs is slow, so that trial ends while the ask is in flight."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+        self.open: set[int] = set()
+        self.started = 0
+
+    def update_search_space(self, search_space: dict[str, Any]) -> None:
+        pass
+
+    def generate_multiple_parameters(self, parameter_id_list: list[int], **kwargs: Any) -> list[Any]:
+        if self.open:
+            time.sleep(0.3)
+            return []
+        if self.started == self.rounds:
+            return []
+        self.started += 1
+        self.open = set(parameter_id_list[:2])
+        return [{"x": 0.1 * self.started} for _ in self.open]
+
+    def receive_trial_result(self, parameter_id: int, parameters: Any, value: Any, **kwargs: Any) -> None:
+        pass
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
+        self.open.discard(parameter_id)
+
+
+def test_a_trial_ending_while_an_ask_is_in_flight_is_not_read_as_exhaustion(tmp_path: Path) -> None:
+    def script(spec: TrialSpec) -> list[Any]:
+        first = spec.parameter_record["parameter_id"] % 2 == 0
+        return [Start(), Report(0.1), Exit(0)] if first else [Start(), Sleep(0.1), Report(0.2), Exit(0)]
+
+    async def body() -> None:
+        engine = await start_engine(tmp_path, MemoryService(script), _BatchAdvisor(rounds=2),
+                                    trial_concurrency=2, max_trial_number=10)
+        await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
+        assert [t.parameters["x"] for t in by_parameter(engine)] == [0.1, 0.1, 0.2, 0.2]
+        await finish(engine)
+    run(body)
