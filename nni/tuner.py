@@ -73,6 +73,11 @@ class Tuner(Recoverable):
     def import_data(self, data: list[dict[str, Any]]) -> None:
         """Learn from earlier results, a list of ``{'parameter': ..., 'value': ...}``."""
 
+    def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
+        """On a resume, after :meth:`import_data`: what this experiment's tuner handed out that has no
+        result, each ``{'parameter_id', 'parameter', 'running'}`` (``running``: its trial runs again
+        and its result will arrive). A tuner that avoids repeats counts them as proposed."""
+
     def _on_exit(self) -> None:
         pass
 

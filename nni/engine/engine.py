@@ -785,8 +785,14 @@ class Engine(ExperimentReadout):
             await self._tuner_call(self.tuner.import_data, event["data"]["data"])
         replay = [{"parameter": t.parameters, "value": t.final.value} for t in self.trials.values()
                   if t.final is not None and self._usable(t.final.value)]
-        if replay:
-            await self._tuner_call(self.tuner.import_data, replay)
+        if replay and (await self._tuner_call(self.tuner.import_data, replay)).failed:
+            return
+        # What the tuner handed out without a result yet: a grid must not walk those points again.
+        handed_out = [{"parameter_id": t.parameter_id, "parameter": t.parameters, "running": t.status in _ACTIVE}
+                      for t in self.trials.values()
+                      if not t.customized and not (t.final is not None and self._usable(t.final.value))]
+        if handed_out:
+            await self._tuner_call(self.tuner.restore_proposals, handed_out)
 
     async def _adopt_or_requeue(self) -> None:
         """Trials that were active when the old manager died: follow them if alive, else run again."""

@@ -241,6 +241,18 @@ class SearchSpaceTuner(BuiltinTuner):
                 raise NoMoreTrialError(f"{self.algorithm_name}: the search space is exhausted")
         return params
 
+    def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
+        space, history = self._require_space()
+        for proposal in proposals:
+            params = proposal["parameter"]
+            if not space.contains(params):
+                continue
+            if history.add(params):
+                self._seen.append(params)
+            if proposal["running"]:
+                self.running[proposal["parameter_id"]] = params
+                self._on_proposed(proposal["parameter_id"], params)
+
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         if self.running.pop(parameter_id, None) is not None:
             self._on_abandoned(parameter_id)

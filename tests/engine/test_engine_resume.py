@@ -127,3 +127,34 @@ def test_a_stopped_experiment_resumes_running_with_its_elapsed_time(tmp_path: Pa
         assert canceled.status == TrialStatus.USER_CANCELED  # what the stop ended stays ended
         await finish(engine)
     run(second)
+
+
+def test_a_resumed_grid_search_does_not_propose_again_what_was_running_or_failed(tmp_path: Path) -> None:
+    from nni.algorithms.hpo.gridsearch_tuner import GridSearchTuner
+    grid = {"x": {"_type": "choice", "_value": [0.1, 0.2, 0.3, 0.4, 0.5]}}
+
+    def script(spec: TrialSpec) -> list[Start | Hold | Report | Exit]:
+        x = spec.parameter_record["parameters"]["x"]
+        return [Start(), Exit(1)] if x == 0.1 else [Start(), Hold(), Report(x), Exit(0)]
+    crashed = MemoryService(script)
+
+    async def first() -> None:
+        engine = await start_engine(tmp_path, crashed, GridSearchTuner(), search_space=grid,
+                                    trial_concurrency=2, max_trial_number=5)
+        # 0.1 fails at once and its slot goes to the next point: then two trials hold, and the manager dies
+        await wait_for(engine, lambda: sum(t.status == TrialStatus.RUNNING for t in engine.trials.values()) == 2
+                       and len(engine.trials) == 3)
+        crashed.crash()
+        engine.storage.close()
+    run(first)
+
+    service = MemoryService(lambda spec: [Start(), Report(spec.parameter_record["parameters"]["x"]), Exit(0)])
+
+    async def second() -> None:
+        engine = await start_engine(tmp_path, service, GridSearchTuner(), search_space=grid,
+                                    trial_concurrency=2, max_trial_number=5)
+        await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
+        values = [t.parameters["x"] for t in by_parameter(engine)]
+        assert sorted(values) == [0.1, 0.2, 0.3, 0.4, 0.5]
+        await finish(engine)
+    run(second)

@@ -69,6 +69,9 @@ class BatchTuner(BuiltinTuner):
                 return value
         raise NoMoreTrialError(f"Batch: all {len(self._values)} configurations have been run")
 
+    def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
+        self._seen.update(config_key(proposal["parameter"]) for proposal in proposals)
+
     def _learn(self, results: list[Result]) -> int:
         for result in results:
             self._seen.add(config_key(result.params))
