@@ -41,6 +41,7 @@ from ..training_service.base import (
     TrialStarted,
     TrialWaiting,
 )
+from .blas import one_blas_thread
 from .readout import ExperimentReadout
 from .warm_start import load_warm_starts
 
@@ -296,7 +297,11 @@ class Engine(ExperimentReadout):
         could answer "nothing yet" while nothing runs, which reads as exhausted.
         """
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._tuner_thread, lambda: fn(*args, **kwargs))
+
+        def call() -> Any:
+            with one_blas_thread():
+                return fn(*args, **kwargs)
+        return loop.run_in_executor(self._tuner_thread, call)
 
     def _tuner_call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[CallResult]:
         """Call the tuner/assessor (queued now, see above); on an exception record ERROR with the traceback."""

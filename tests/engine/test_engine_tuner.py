@@ -299,3 +299,25 @@ def test_a_trial_ending_while_an_ask_is_in_flight_is_not_read_as_exhaustion(tmp_
         assert [t.parameters["x"] for t in by_parameter(engine)] == [0.1, 0.1, 0.2, 0.2]
         await finish(engine)
     run(body)
+
+
+def test_tuner_calls_run_with_one_blas_thread(tmp_path: Path) -> None:
+    import numpy  # noqa: F401  (loads OpenBLAS)
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+
+    class Counting(ScriptedTuner):
+        def generate_multiple_parameters(self, parameter_id_list: list[int], **kwargs: Any) -> list[Any]:
+            seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+            return super().generate_multiple_parameters(parameter_id_list, **kwargs)
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    async def body() -> None:
+        engine = await start_engine(tmp_path, MemoryService(), Counting([{"x": 0.1}]), max_trial_number=1)
+        await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
+        await finish(engine)
+    run(body)
+    assert seen and set(seen) == {1}
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before
