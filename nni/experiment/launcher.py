@@ -275,6 +275,8 @@ class ExperimentRunner:
         self._server = uvicorn.Server(config)
         # uvicorn before 0.29 installs signal handlers; the manager's own ones must stay in charge
         self._server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
+        # In the manifest before the server answers: a launcher that sees check-status reads it next.
+        self._update_manifest()
         server_task = asyncio.ensure_future(self._server.serve(sockets=[sock]))
         try:
             await engine.start()
