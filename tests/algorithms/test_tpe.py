@@ -165,3 +165,28 @@ def test_a_pending_batch_spreads_out_yet_stays_near_the_optimum() -> None:
         offset.append(np.sqrt(((batch - [0.3, 0.7]) ** 2).sum(axis=-1)).mean())
     assert np.mean(spread) > 0.3  # the 'best' liar piles a batch up (about 0.2 here)
     assert np.mean(offset) < 0.33  # a random batch is about 0.4 from the optimum
+
+
+def test_ei_candidates_default_to_64_and_the_argument_takes_effect() -> None:
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "y": {"_type": "uniform", "_value": [0, 1]}}
+
+    def proposals(tpe_args: dict[str, Any] | None) -> list[dict[str, Any]]:
+        tuner = TpeTuner(seed=3, tpe_args=tpe_args)
+        tuner.update_search_space(space)
+        out = []
+        for i in range(12):
+            params = tuner.generate_parameters(i)
+            tuner.receive_trial_result(i, params, (params["x"] - 0.3) ** 2 + (params["y"] - 0.7) ** 2)
+            out.append(params)
+        return out
+
+    assert TpeTuner().args.n_ei_candidates == 64
+    assert proposals(None) == proposals({"n_ei_candidates": 64})
+    assert proposals(None)[5:] != proposals({"n_ei_candidates": 24})[5:]  # after the 5 start-up points
+
+
+def test_kernel_width_floor_shrinks_with_the_set() -> None:
+    tuner = TpeTuner(seed=0)
+    same = np.full((3, 2), 0.5)  # no spread: the floor alone sets the width
+    assert np.allclose(tuner._bandwidth(same, 2), 0.3 / 4)
+    assert np.allclose(tuner._bandwidth(np.full((200, 2), 0.5), 2), 0.3 / 100)
