@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..metrics import metric_number
-from ..records import Trial, TrialStatus
+from ..records import MetricRecord, Trial, TrialStatus
 from .flattening import category_label, flatten_parameters, json_safe
 
 __all__ = ["TrialTable", "build_table"]
@@ -26,6 +26,10 @@ class TrialTable:
     param_keys: list[str]
     numeric_params: dict[str, bool]
     flat: list[dict[str, Any]]
+    curve_counts: list[int] = field(default_factory=list)
+    """Each trial's number of intermediate results."""
+    latest: list[MetricRecord | None] = field(default_factory=list)
+    """Each trial's last intermediate result."""
     finals: dict[str, list[float | None]] = field(default_factory=dict)
     importance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     best: dict[str, tuple[Trial, float] | None] = field(default_factory=dict)
@@ -113,7 +117,7 @@ class TrialTable:
             "startTime": lambda i: trials[i].start_time_ms,
             "endTime": lambda i: trials[i].end_time_ms,
             "duration": duration,
-            "intermediateCount": lambda i: len(trials[i].intermediate),
+            "intermediateCount": self.curve_counts.__getitem__,
         }
         if sort.startswith("metric:"):
             values = self.final(sort[len("metric:"):])
@@ -135,15 +139,28 @@ class TrialTable:
         return present + missing
 
 
-def build_table(revision: int, trials: list[Trial]) -> TrialTable:
+CurveSummary = Callable[[Trial], tuple[int, MetricRecord | None]]
+"""(count, last) of a trial's intermediate results: a view reads them from its database."""
+
+
+def _held_curve(trial: Trial) -> tuple[int, MetricRecord | None]:
+    return len(trial.intermediate), trial.intermediate[-1] if trial.intermediate else None
+
+
+def build_table(revision: int, trials: list[Trial], curve_summary: CurveSummary = _held_curve) -> TrialTable:
     """The table of ``trials``: metric keys seen in final and latest results, parameters flattened."""
     metric_keys: dict[str, None] = {"default": None}
     param_keys: dict[str, None] = {}
     numeric: dict[str, bool] = {}
     flat_rows: list[dict[str, Any]] = []
+    counts: list[int] = []
+    latest: list[MetricRecord | None] = []
     for trial in trials:
-        for record in ([trial.final] if trial.final else []) + trial.intermediate[-1:]:
-            if isinstance(record.value, dict):
+        count, last = curve_summary(trial)
+        counts.append(count)
+        latest.append(last)
+        for record in (trial.final, last):
+            if record is not None and isinstance(record.value, dict):
                 for key in record.value:
                     metric_keys.setdefault(str(key), None)
         flat = flatten_parameters(trial.parameters)
@@ -151,4 +168,4 @@ def build_table(revision: int, trials: list[Trial]) -> TrialTable:
         for key, value in flat.items():
             param_keys.setdefault(key, None)
             numeric[key] = numeric.get(key, True) and metric_number(value) is not None
-    return TrialTable(revision, trials, list(metric_keys), list(param_keys), numeric, flat_rows)
+    return TrialTable(revision, trials, list(metric_keys), list(param_keys), numeric, flat_rows, counts, latest)

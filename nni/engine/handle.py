@@ -8,15 +8,15 @@ while an experiment runs; every path that changes one goes through ``handle.upda
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import ExperimentConfig
 from ..objectives import ObjectiveSpec
-from ..records import Change, ExperimentStatus, Trial
-from ..storage.base import Storage
+from ..records import Change, ExperimentStatus, MetricRecord, Trial
+from ..storage.base import CurveSummary, Storage
 
 __all__ = ["ExperimentHandle", "Setting", "UPDATABLE", "setting_named", "setting_of_update_type"]
 
@@ -142,7 +142,26 @@ class ExperimentHandle(Protocol):
     def imported_results(self) -> list[dict[str, Any]]: ...
 
     async def curves_loaded(self) -> None:
-        """Return once every trial's intermediate results are in ``trials`` (a view loads them last)."""
+        """Return once the curves below can be answered (a view loads their summaries last)."""
+        ...
+
+    def curve(self, trial: Trial) -> list[MetricRecord]:
+        """A trial's intermediate results (a view reads them from its database, not ``Trial.intermediate``)."""
+        ...
+
+    def curves(self, trials: Collection[Trial]) -> dict[str, list[MetricRecord]]: ...
+
+    def curve_summary(self, trial: Trial) -> CurveSummary:
+        """(count, last) of a trial's intermediate results."""
+        ...
+
+    def arrived_metrics(self, trials: Iterable[Trial] | None = None,
+                        metric_type: str | None = None) -> Iterable[MetricRecord]:
+        """Metrics in NNI's order (by arrival), optionally of some trials or one type."""
+        ...
+
+    def latest_metrics(self) -> Iterable[MetricRecord]:
+        """Every final result, then each trial's latest intermediate one."""
         ...
 
     async def kill_trial(self, trial_id: str) -> None: ...

@@ -4,14 +4,14 @@ changing its settings (``update``)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..metrics import metric_default
 from ..objectives import ObjectiveSpec
-from ..records import Trial
-from ..storage.base import Storage
+from ..records import MetricRecord, Trial
+from ..storage.base import CurveSummary, Storage
 from .handle import setting_named
 
 __all__ = ["ExperimentReadout", "describe_object"]
@@ -140,6 +140,42 @@ class ExperimentReadout:
     async def curves_loaded(self) -> None:
         """Every trial's intermediate results are loaded: a live engine holds them from the start."""
         return None
+
+    # Readers ask for curves through these (a view answers them from its database, not from
+    # ``Trial.intermediate``); a live engine holds every curve on its trials.
+
+    def curve(self, trial: Trial) -> list[MetricRecord]:
+        """The trial's intermediate results in the order they arrived."""
+        return trial.intermediate
+
+    def curves(self, trials: Collection[Trial]) -> dict[str, list[MetricRecord]]:
+        """The intermediate results of several trials, by trial id."""
+        return {trial.trial_id: self.curve(trial) for trial in trials}
+
+    def curve_summary(self, trial: Trial) -> CurveSummary:
+        """How many intermediate results the trial has, and the last one."""
+        return len(trial.intermediate), trial.intermediate[-1] if trial.intermediate else None
+
+    def arrived_metrics(self, trials: Iterable[Trial] | None = None,
+                        metric_type: str | None = None) -> Iterable[MetricRecord]:
+        """The metrics of ``trials`` (every trial when None) in the order they arrived (NNI's table
+        order: by timestamp, a trial's intermediate results before its final), optionally of one type."""
+        chosen = self.trials.values() if trials is None else trials
+        items = [m for t in chosen for m in [*t.intermediate, *([t.final] if t.final is not None else [])]
+                 if metric_type is None or m.type == metric_type]
+        items.sort(key=lambda m: m.timestamp_ms)
+        return items
+
+    def latest_metrics(self) -> Iterable[MetricRecord]:
+        """Every final result, then each trial's latest intermediate one (NNI's ``metric-data-latest``)."""
+        metrics = list(self.arrived_metrics())
+        latest: dict[str, MetricRecord] = {}
+        for metric in metrics:
+            if metric.type == "PERIODICAL":
+                old = latest.get(metric.trial_id)
+                if old is None or old.sequence <= metric.sequence:
+                    latest[metric.trial_id] = metric
+        return [*(m for m in metrics if m.type != "PERIODICAL"), *latest.values()]
 
     def imported_results(self) -> list[dict[str, Any]]:
         """Every result given to the tuner by ``import-data`` or a warm start, with its source."""

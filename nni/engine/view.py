@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..config import ExperimentConfig
-from ..records import Change, ExperimentStatus, Trial
+from ..records import Change, ExperimentStatus, MetricRecord, Trial
+from ..storage.base import CurveSummary, StoredCurves
 from ..storage.nni30 import open_storage
 from ..storage.sqlite import DB_FILE, database_dir
 from .readout import ExperimentReadout
@@ -44,7 +46,13 @@ def load_stored_profile(experiment_dir: Path) -> dict[str, Any] | None:
 
 
 class ViewEngine(ExperimentReadout):
-    """The stored state of one experiment, opened read-only; status is VIEWED while served."""
+    """The stored state of one experiment, opened read-only; status is VIEWED while served.
+
+    Where the storage answers curves itself (:meth:`~nni.storage.base.Storage.stored_curves`), they
+    stay in the database: the view holds each trial's count and last intermediate result, and reads
+    a curve when one is asked for, so 100,000 trials x 10 points fit in a few hundred MiB. Other
+    backends attach every curve to the trials on a background thread.
+    """
 
     def __init__(self, experiment_id: str, experiment_dir: Path) -> None:
         self.experiment_id = experiment_id
@@ -61,8 +69,6 @@ class ViewEngine(ExperimentReadout):
         self.stored_status = ExperimentStatus(profile.get("status") or "STOPPED")
         self.status = ExperimentStatus.VIEWED
         self.error: str | None = profile.get("error")
-        trials, attach_curves = self.storage.load_trials_deferred()
-        self.trials: dict[str, Trial] = {t.trial_id: t for t in trials}
         self.search_space: dict[str, Any] = self.config.search_space or {}
         self.start_time_ms: int = int(profile.get("start_time_ms") or 0)
         self.end_time_ms: int | None = profile.get("end_time_ms")
@@ -74,30 +80,79 @@ class ViewEngine(ExperimentReadout):
         self.stored_live_tuner = profile.get("live_tuner")
         self._curves_error: Exception | None = None
         self._curves_done = threading.Event()
-        # The table and every final result are served now; the curves (most of the rows) follow.
-        threading.Thread(target=self._load_curves, args=(attach_curves,), name="nni-view-curves", daemon=True).start()
+        self._summaries: dict[str, CurveSummary] = {}
+        self._stored: StoredCurves | None = None
+        self._attach_curves: Callable[[], None] = lambda: None
+        self._load_trials()
 
-    def _load_curves(self, attach_curves: Callable[[], None]) -> None:
+    def _load_trials(self) -> None:
+        """The trials with their final results now; the curves' summaries (or, for a backend that
+        cannot answer curves, the curves themselves) on a background thread."""
+        trials, self._attach_curves = self.storage.load_trials_deferred()
+        self.trials = {t.trial_id: t for t in trials}
+        # The trials live as long as the view and hold no cycles: out of the collector's reach, so its
+        # passes stop rescanning 100,000 of them during every request.
+        gc.freeze()
+        self._stored = self.storage.stored_curves()
+        self._curves_error = None
+        self._curves_done.clear()
+        load = self._attach_curves if self._stored is None else self._load_summaries
+        threading.Thread(target=self._load_curves, args=(load,), name="nni-view-curves", daemon=True).start()
+
+    def _load_summaries(self) -> None:
+        assert self._stored is not None
+        summaries = self._stored.summaries()
+        self._summaries = {trial_id: summary for trial_id, summary in summaries.items() if trial_id in self.trials}
+
+    def _load_curves(self, load: Callable[[], None]) -> None:
         try:
-            attach_curves()
+            load()
         except Exception as error:  # a damaged row: the routes that need curves report it
             self._curves_error = error
         self.revision += 1  # readers rebuild their tables with the curves in
         self._curves_done.set()
 
     async def curves_loaded(self) -> None:
-        """Wait (off the event loop) until the intermediate results are attached; re-raise a failure."""
+        """Wait (off the event loop) until the curves can be answered (their counts and last results
+        read, or the curves attached); re-raise a failure."""
         while not self._curves_done.is_set():
             await asyncio.sleep(_POLL_SECONDS)
         if self._curves_error is not None:
             raise self._curves_error
 
     def wait_for_curves(self) -> None:
-        """Block until the intermediate results are attached (readers outside an event loop, such as
-        ``Experiment.export_dataframe``); re-raise a failure."""
+        """Block until every intermediate result is attached to ``trials`` (readers of whole trials
+        outside an event loop, such as ``Experiment.export_dataframe``); re-raise a failure."""
         self._curves_done.wait()
         if self._curves_error is not None:
             raise self._curves_error
+        if self._stored is not None:
+            self._attach_curves()
+            self._stored = None  # the trials hold them now
+
+    # -- curves (from the database while they are not attached) -----------------------------------
+
+    def curve(self, trial: Trial) -> list[MetricRecord]:
+        return super().curve(trial) if self._stored is None else self._stored.curve(trial.trial_id)
+
+    def curves(self, trials: Collection[Trial]) -> dict[str, list[MetricRecord]]:
+        if self._stored is None:
+            return super().curves(trials)
+        return self._stored.curves([t.trial_id for t in trials])
+
+    def curve_summary(self, trial: Trial) -> CurveSummary:
+        if self._stored is None:
+            return super().curve_summary(trial)
+        return self._summaries.get(trial.trial_id, (0, None))
+
+    def arrived_metrics(self, trials: Iterable[Trial] | None = None,
+                        metric_type: str | None = None) -> Iterable[MetricRecord]:
+        if self._stored is None:
+            return super().arrived_metrics(trials, metric_type)
+        return self._stored.metrics(None if trials is None else [t.trial_id for t in trials], metric_type)
+
+    def latest_metrics(self) -> Iterable[MetricRecord]:
+        return super().latest_metrics() if self._stored is None else self._stored.latest_metrics()
 
     # -- life cycle (nothing runs) ----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from .. import __version__
 from ..analysis.pareto import export_flags
 from ..engine.handle import UPDATABLE, ExperimentHandle, setting_of_update_type
 from ..errors import ConfigError
-from ..records import MetricRecord, Trial, TrialStatus
+from ..records import Trial, TrialStatus
 from ..storage.manifest import read_manifest
 from ..storage.nni30 import trial_file_location
 from .guard import is_authorized
@@ -67,8 +67,9 @@ def json_array_chunks(items: Iterable[Any], encode: Callable[[Any], Any]) -> Ite
     yield b"]"
 
 
-def _streamed(items: list[Any], encode: Callable[[Any], Any]) -> StreamingResponse:
-    """``items`` (a snapshot taken on the event loop) streamed as a JSON list, encoded off the loop."""
+def _streamed(items: Iterable[Any], encode: Callable[[Any], Any]) -> StreamingResponse:
+    """``items`` (a snapshot taken on the event loop, or a view's database cursor) streamed as a JSON
+    list, read and encoded off the loop."""
     return StreamingResponse(json_array_chunks(items, encode), media_type="application/json")
 
 
@@ -201,14 +202,6 @@ async def rerun_trials(request: Request) -> Response:
 _METRIC_TYPES = ("PERIODICAL", "FINAL")
 
 
-def _metrics(trials: Any, metric_type: str | None = None) -> list[MetricRecord]:
-    """The trials' metrics in the order they arrived (NNI's table order), optionally of one type."""
-    items = [m for t in trials for m in [*t.intermediate, *([t.final] if t.final is not None else [])]
-             if metric_type is None or m.type == metric_type]
-    items.sort(key=lambda m: m.timestamp_ms)
-    return items
-
-
 def _metric_type(request: Request) -> str | None:
     metric_type = request.query_params.get("type") or None
     if metric_type is not None and metric_type not in _METRIC_TYPES:
@@ -222,12 +215,12 @@ async def metric_data(request: Request) -> Response:
     metric_type = _metric_type(request)
     await engine.curves_loaded()
     trial_id = request.path_params.get("trial_id")
-    trials: Iterable[Trial] = engine.trials.values()
+    trials: list[Trial] | None = None
     if trial_id is not None:
         if trial_id not in engine.trials:
             return _error(404, f"no trial {trial_id!r}")
         trials = [engine.trials[trial_id]]
-    return _streamed(_metrics(trials, metric_type), wire_metric)
+    return _streamed(engine.arrived_metrics(trials, metric_type), wire_metric)
 
 
 def _sequence_bound(request: Request, name: str) -> int:
@@ -241,23 +234,17 @@ def _sequence_bound(request: Request, name: str) -> int:
 async def metric_data_range(request: Request) -> Response:
     """The metrics of the trials whose sequence id lies in [min, max] (both included), as NNI's."""
     low, high = _sequence_bound(request, "min_seq_id"), _sequence_bound(request, "max_seq_id")
-    await _engine(request).curves_loaded()
-    trials = [t for t in _engine(request).trials.values() if low <= t.sequence_id <= high]
-    return _streamed(_metrics(trials), wire_metric)
+    engine = _engine(request)
+    await engine.curves_loaded()
+    trials = [t for t in engine.trials.values() if low <= t.sequence_id <= high]
+    return _streamed(engine.arrived_metrics(trials), wire_metric)
 
 
 async def metric_data_latest(request: Request) -> Response:
     """Every final result, then each trial's latest intermediate one (NNI's order)."""
-    await _engine(request).curves_loaded()
-    metrics = _metrics(_engine(request).trials.values())
-    latest: dict[str, MetricRecord] = {}
-    for metric in metrics:
-        if metric.type == "PERIODICAL":
-            old = latest.get(metric.trial_id)
-            if old is None or old.sequence <= metric.sequence:
-                latest[metric.trial_id] = metric
-    finals = [m for m in metrics if m.type != "PERIODICAL"]
-    return _streamed([*finals, *latest.values()], wire_metric)
+    engine = _engine(request)
+    await engine.curves_loaded()
+    return _streamed(engine.latest_metrics(), wire_metric)
 
 
 async def trial_file(request: Request) -> Response:

@@ -79,14 +79,34 @@ def _plain_scalar(value: Any) -> Any:
     return str(value)
 
 
+_TRIAL_ENCODER = json.JSONEncoder(default=_plain_scalar)
+"""Made once: ``json.dumps`` with any option builds an encoder per call, a third of the time of a small value."""
+
+
 def _trial_text(value: Any) -> str:
     """A metric as the trial side encodes it (Python's json.dumps: spaces, NaN kept as a name)."""
-    return json.dumps(value, default=_plain_scalar)
+    return _TRIAL_ENCODER.encode(value)
+
+
+def _not_plain(value: Any) -> Any:
+    raise TypeError("not a plain JSON value")
+
+
+_MANAGER_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_PLAIN_MANAGER_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_plain)
 
 
 def _manager_text(value: Any) -> str:
-    """A value as NNI's manager (JSON.stringify) encodes it: compact, non-ASCII kept."""
-    return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
+    """A value as NNI's manager (JSON.stringify) encodes it: compact, non-ASCII kept.
+
+    Most values are plain JSON already (every one read back from the database is): those are encoded
+    as they are, a third of the cost of copying them through :func:`json_safe` first, which the others
+    (NaN, numpy scalars, unknown objects) still take.
+    """
+    try:
+        return _PLAIN_MANAGER_ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return _MANAGER_ENCODER.encode(json_safe(value))
 
 
 def wire_metric(metric: MetricRecord) -> dict[str, Any]:

@@ -92,7 +92,7 @@ class StoredExperiment(ViewEngine):
         self.end_time_ms = profile.get("end_time_ms")
         self._elapsed_ms = int(profile.get("elapsed_ms") or 0)
         self._next_parameter_id = int(profile.get("next_parameter_id") or 0)
-        self.trials = {t.trial_id: t for t in self.storage.load_trials()}
+        self._load_trials()
         self.revision += 1
         return True
 

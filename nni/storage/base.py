@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from ..records import MetricRecord, Trial
 
-__all__ = ["Storage", "TRIAL_FIELDS"]
+__all__ = ["Storage", "StoredCurves", "CurveSummary", "TRIAL_FIELDS"]
+
+CurveSummary = tuple[int, MetricRecord | None]
+"""A trial's intermediate results in brief: how many, and the last one (None when there are none)."""
 
 TRIAL_FIELDS = ("sequence_id", "parameter_id", "parameter_record", "status", "customized", "submit_time_ms",
                 "start_time_ms", "end_time_ms", "exit_code", "log_path", "stdout_path", "stderr_path", "message")
@@ -66,6 +69,39 @@ class Storage(abc.ABC):
         """
         return self.load_trials(), lambda: None
 
+    def stored_curves(self) -> StoredCurves | None:
+        """A reader answering intermediate results from the database as they are asked for, so a viewer
+        never holds every curve (a million records at 100,000 trials x 10); None where the backend
+        cannot, and a viewer attaches them to the trials instead."""
+        return None
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release the database."""
+
+
+class StoredCurves(abc.ABC):
+    """Intermediate results read from the database per request; "arrival order" is NNI's table order:
+    by timestamp, then by the trial's first event, each trial's intermediate results before its final."""
+
+    @abc.abstractmethod
+    def summaries(self) -> dict[str, CurveSummary]:
+        """Each trial with intermediate results: their count and the last one stored."""
+
+    @abc.abstractmethod
+    def curve(self, trial_id: str) -> list[MetricRecord]:
+        """One trial's intermediate results in the order they were stored."""
+
+    @abc.abstractmethod
+    def curves(self, trial_ids: Collection[str]) -> dict[str, list[MetricRecord]]:
+        """The intermediate results of several trials at once (a chart's chosen curves)."""
+
+    @abc.abstractmethod
+    def metrics(self, trial_ids: Collection[str] | None = None, metric_type: str | None = None) -> Iterator[MetricRecord]:
+        """The metrics of ``trial_ids`` (every trial when None), optionally of one type, in arrival
+        order, read in chunks (the list never sits in memory whole)."""
+
+    @abc.abstractmethod
+    def latest_metrics(self) -> Iterator[MetricRecord]:
+        """Every non-periodical metric in arrival order, then each trial's periodical one of the highest
+        sequence (the last such to arrive), trials in the order their first periodical one arrived."""

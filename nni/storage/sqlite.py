@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import StorageError
 from ..records import MetricRecord, Trial, TrialStatus
-from .base import Storage
+from .base import CurveSummary, Storage, StoredCurves
 
 __all__ = ["SqliteStorage", "DB_DIR", "DB_FILE", "database_dir"]
 
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     sequence INTEGER NOT NULL, timestamp INTEGER NOT NULL, data TEXT NOT NULL,
     UNIQUE (trial_id, type, sequence));
 CREATE INDEX IF NOT EXISTS trial_events_by_trial ON trial_events (trial_id, seq);
+CREATE INDEX IF NOT EXISTS metrics_finals ON metrics (seq) WHERE type = 'FINAL';
 """
 
 # Trial fields that go through JSON differently from how the dataclass holds them.
@@ -46,6 +48,28 @@ _TUPLE_FIELDS = {"gpus"}
 _STATUSES = {status.value: status for status in TrialStatus}
 """Statuses by name: a dict lookup, at a fraction of the Enum call's cost per replayed event."""
 _METRIC_COLUMNS = "trial_id, parameter_id, type, sequence, timestamp, data"
+_M_COLUMNS = "m.trial_id, m.parameter_id, m.type, m.sequence, m.timestamp, m.data"
+_FETCH_ROWS = 5000
+"""Rows read per step of a streamed metric list: large enough to amortize, small enough to stay flat."""
+
+# NNI's metric order (see StoredCurves): the trials' first events rank them, and a trial counts only
+# its last FINAL row (the one a whole load keeps as ``final``).
+_ARRIVALS = """
+WITH firsts AS (SELECT trial_id, MIN(seq) AS first FROM trial_events GROUP BY trial_id)
+SELECT {columns} FROM metrics m JOIN firsts t ON t.trial_id = m.trial_id
+WHERE (m.type != 'FINAL' OR m.seq = (SELECT MAX(f.seq) FROM metrics f WHERE f.trial_id = m.trial_id AND f.type = 'FINAL'))
+"""
+_ARRIVAL_ORDER = "m.timestamp, t.first, m.type = 'FINAL', m.seq"
+# Sequences are unique per trial and type, so MAX(sequence) names one row; trials come in the order
+# their first periodical result arrived (the earliest timestamp, then the trial's first event).
+_LATEST_PERIODICAL = f"""
+WITH firsts AS (SELECT trial_id, MIN(seq) AS first FROM trial_events GROUP BY trial_id),
+tops AS (SELECT trial_id, MAX(sequence) AS top, MIN(timestamp) AS arrived FROM metrics
+         WHERE type = 'PERIODICAL' GROUP BY trial_id)
+SELECT {_M_COLUMNS} FROM tops g JOIN firsts t ON t.trial_id = g.trial_id
+JOIN metrics m ON m.trial_id = g.trial_id AND m.type = 'PERIODICAL' AND m.sequence = g.top
+ORDER BY g.arrived, t.first
+"""
 
 
 def _decode_all(texts: list[str], dicts: bool) -> list[Any]:
@@ -63,6 +87,19 @@ def _decode_all(texts: list[str], dicts: bool) -> list[Any]:
         if dicts and not all(isinstance(v, dict) for v in values):
             raise TypeError("a trial event's data is not a JSON object")
     return values
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """No cycle collection while rows are turned into objects: the collector would rescan the growing
+    heap over and over (a third of a 100,000-trial load); what is built here holds no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _dumps(value: Any) -> str:
@@ -192,7 +229,7 @@ class SqliteStorage(Storage):
     def load_trials_deferred(self) -> tuple[list[Trial], Callable[[], None]]:
         events = self._query("SELECT trial_id, data FROM trial_events ORDER BY seq")
         finals = self._query(f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE type = 'FINAL' ORDER BY seq")
-        with self._decoding():
+        with self._decoding(), _no_cycle_collection():
             trials = self._replay(events)
             for metric in self._metric_records(finals):
                 trial = trials.get(metric.trial_id)
@@ -202,7 +239,7 @@ class SqliteStorage(Storage):
         def attach_curves() -> None:
             rows = self._query(f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE type != 'FINAL' ORDER BY seq")
             curves: dict[str, list[MetricRecord]] = {}
-            with self._decoding():
+            with self._decoding(), _no_cycle_collection():
                 for metric in self._metric_records(rows):
                     if metric.trial_id in trials:
                         curves.setdefault(metric.trial_id, []).append(metric)
@@ -211,6 +248,23 @@ class SqliteStorage(Storage):
                 trials[trial_id].intermediate = curve
 
         return list(trials.values()), attach_curves
+
+    def stored_curves(self) -> StoredCurves:
+        return _SqliteCurves(self)
+
+    def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[MetricRecord]:
+        """The metric rows of a query, decoded a few thousand at a time; the lock is held only while
+        a chunk is read, so other requests interleave with a long list."""
+        with self._lock, self._errors():
+            cursor = self._conn.execute(sql, args)
+        while True:
+            with self._lock, self._errors():
+                rows = cursor.fetchmany(_FETCH_ROWS)
+            if not rows:
+                return
+            with self._decoding():
+                records = self._metric_records(rows)
+            yield from records
 
     @staticmethod
     def _metric_records(rows: list[Any]) -> list[MetricRecord]:
@@ -237,3 +291,52 @@ class SqliteStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+class _SqliteCurves(StoredCurves):
+    """The curves answered by SQL over ``metrics`` (its ``(trial_id, type, sequence)`` index finds a
+    trial's rows)."""
+
+    def __init__(self, storage: SqliteStorage) -> None:
+        self._storage = storage
+
+    def summaries(self) -> dict[str, CurveSummary]:
+        # SQLite takes the bare columns from the row that holds MAX(seq): the last one stored.
+        rows = self._storage._query(
+            f"SELECT COUNT(*), MAX(seq), {_METRIC_COLUMNS} FROM metrics WHERE type != 'FINAL' GROUP BY trial_id")
+        with self._storage._decoding():
+            records = self._storage._metric_records([row[2:] for row in rows])
+        return {record.trial_id: (row[0], record) for row, record in zip(rows, records, strict=True)}
+
+    def curve(self, trial_id: str) -> list[MetricRecord]:
+        return self.curves([trial_id]).get(trial_id, [])
+
+    def curves(self, trial_ids: Collection[str]) -> dict[str, list[MetricRecord]]:
+        ids = list(dict.fromkeys(trial_ids))
+        found: dict[str, list[MetricRecord]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._storage._query(
+                f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE type != 'FINAL' "
+                f"AND trial_id IN ({','.join('?' * len(chunk))}) ORDER BY seq", tuple(chunk))
+            with self._storage._decoding():
+                for record in self._storage._metric_records(rows):
+                    found.setdefault(record.trial_id, []).append(record)
+        return found
+
+    def metrics(self, trial_ids: Collection[str] | None = None, metric_type: str | None = None) -> Iterator[MetricRecord]:
+        sql = _ARRIVALS.format(columns=_M_COLUMNS)
+        args: tuple[Any, ...] = ()
+        if metric_type is not None:
+            sql, args = sql + " AND m.type = ?", (metric_type,)
+        wanted = None if trial_ids is None else set(trial_ids)
+        if wanted is not None and len(wanted) <= 500:  # one trial's metrics, say: found through the index
+            sql, args = sql + f" AND m.trial_id IN ({','.join('?' * len(wanted))})", (*args, *wanted)
+        for record in self._storage._stream(f"{sql} ORDER BY {_ARRIVAL_ORDER}", args):
+            if wanted is None or record.trial_id in wanted:
+                yield record
+
+    def latest_metrics(self) -> Iterator[MetricRecord]:
+        yield from self._storage._stream(
+            _ARRIVALS.format(columns=_M_COLUMNS) + f" AND m.type != 'PERIODICAL' ORDER BY {_ARRIVAL_ORDER}")
+        yield from self._storage._stream(_LATEST_PERIODICAL)

@@ -48,6 +48,7 @@ def test_a_non_finite_value_is_refused_like_json_response() -> None:
 def test_the_routes_answer_what_the_records_say(tmp_path: Path, free_port: int, count: int) -> None:
     write_experiment(tmp_path, count, points=2)
     view = ViewEngine("stored", tmp_path / "stored")
+    view.wait_for_curves()
     trials = list(view.trials.values())
     view.storage.close()
     base = f"http://127.0.0.1:{free_port}/api/v1/nni"

@@ -32,11 +32,43 @@ def test_a_view_reports_one_reset_once_its_curves_are_in(tmp_path: Path) -> None
 
     async def body() -> None:
         await view.curves_loaded()
-        assert all(len(t.intermediate) == 3 for t in view.trials.values())
+        assert all(view.curve_summary(t)[0] == 3 for t in view.trials.values())
         assert [c.kind for c in await view.wait_changes(0, 1.0)] == ["reset"]
         assert await view.wait_changes(view.revision, 0.1) == []
 
     asyncio.run(body())
+    view.storage.close()
+
+
+def test_a_view_reads_curves_from_the_database_until_whole_trials_are_asked_for(tmp_path: Path) -> None:
+    write_experiment(tmp_path, 30, points=3)
+    whole = {t.trial_id: t for t in SqliteStorage(tmp_path / "stored" / "db", read_only=True).load_trials()}
+    view = ViewEngine("stored", tmp_path / "stored")
+    asyncio.run(view.curves_loaded())
+    trial = view.trials[next(iter(whole))]
+    assert trial.intermediate == []  # not held in memory
+    assert view.curve(trial) == whole[trial.trial_id].intermediate
+    assert view.curve_summary(trial) == (3, whole[trial.trial_id].intermediate[-1])
+    assert view.curves(list(view.trials.values())) == {i: t.intermediate for i, t in whole.items()}
+    arrived = list(view.arrived_metrics())
+    view.wait_for_curves()  # attaches every curve: the trials are then what a whole load gives
+    assert view.trials == whole
+    assert list(view.arrived_metrics()) == arrived
+    view.storage.close()
+
+
+def test_a_damaged_row_read_for_one_curve_is_a_storage_error(tmp_path: Path) -> None:
+    write_experiment(tmp_path, 5, points=3)
+    with sqlite3.connect(tmp_path / "stored" / "db" / "nni.sqlite") as db:
+        seq = db.execute("SELECT MIN(seq) FROM metrics WHERE type = 'PERIODICAL'").fetchone()[0]
+        db.execute("UPDATE metrics SET data = '{broken' WHERE seq = ?", (seq,))  # not the trial's last
+    view = ViewEngine("stored", tmp_path / "stored")
+    asyncio.run(view.curves_loaded())  # the counts and last results are readable
+    damaged = min(view.trials.values(), key=lambda t: t.sequence_id)
+    with pytest.raises(StorageError, match="not an NNI experiment database"):
+        view.curve(damaged)
+    with pytest.raises(StorageError, match="not an NNI experiment database"):
+        list(view.arrived_metrics())
     view.storage.close()
 
 
