@@ -14,13 +14,13 @@ from .compare import (
     pareto_front,
 )
 from .downsampling import downsample
-from .flattening import category_label, flatten_parameters, json_safe
+from .flattening import JsonSafeEncoder, category_label, flatten_parameters, json_safe
 from .importance import forest_importance, parameter_importance
 from .interpolation import interpolate
 from .table import TrialTable, build_table
 
 __all__ = [
     "EXPORT_TYPES", "best_so_far", "differences", "export_text", "flatten_config", "numeric_keys", "pareto_front",
-    "downsample", "category_label", "flatten_parameters", "json_safe", "forest_importance",
+    "downsample", "category_label", "flatten_parameters", "json_safe", "JsonSafeEncoder", "forest_importance",
     "parameter_importance", "interpolate", "TrialTable", "build_table",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..metrics import metric_number
 from ..records import MetricRecord, Trial, TrialStatus
+from ..storage.base import CurveSummary
 from .flattening import category_label, flatten_parameters, json_safe
 
 __all__ = ["TrialTable", "build_table"]
@@ -139,15 +140,15 @@ class TrialTable:
         return present + missing
 
 
-CurveSummary = Callable[[Trial], tuple[int, MetricRecord | None]]
+CurveSummaryOf = Callable[[Trial], CurveSummary]
 """(count, last) of a trial's intermediate results: a view reads them from its database."""
 
 
-def _held_curve(trial: Trial) -> tuple[int, MetricRecord | None]:
+def _held_curve(trial: Trial) -> CurveSummary:
     return len(trial.intermediate), trial.intermediate[-1] if trial.intermediate else None
 
 
-def build_table(revision: int, trials: list[Trial], curve_summary: CurveSummary = _held_curve) -> TrialTable:
+def build_table(revision: int, trials: list[Trial], curve_summary: CurveSummaryOf = _held_curve) -> TrialTable:
     """The table of ``trials``: metric keys seen in final and latest results, parameters flattened."""
     metric_keys: dict[str, None] = {"default": None}
     param_keys: dict[str, None] = {}
