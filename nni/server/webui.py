@@ -356,16 +356,25 @@ class _WebUI:
         return _JSON({"key": key, "points": points, "nonNumeric": missing, "total": len(frame.trials)})
 
     async def chart_duration(self, request: Request) -> Response:
+        """Every started trial's duration in columns (a status is an index into ``statusNames``): at
+        100,000 trials the chart reads two number columns straight into one typed array."""
         frame = await self.frame()
         now_ms = int(time.time() * 1000)
-        points = []
+        sequence_ids: list[int] = []
+        durations: list[float] = []
+        trial_ids: list[str] = []
+        statuses: list[int] = []
+        names: dict[str, int] = {}
         for trial in frame.trials:
             if trial.start_time_ms is None:
                 continue
             end = trial.end_time_ms if trial.end_time_ms is not None else now_ms
-            points.append([trial.sequence_id, (end - trial.start_time_ms) / 1000.0, trial.trial_id,
-                           trial.status.value])
-        return _JSON({"points": points, "total": len(frame.trials)})
+            sequence_ids.append(trial.sequence_id)
+            durations.append((end - trial.start_time_ms) / 1000.0)
+            trial_ids.append(trial.trial_id)
+            statuses.append(names.setdefault(trial.status.value, len(names)))
+        return _JSON({"sequenceIds": sequence_ids, "durations": durations, "trialIds": trial_ids,
+                      "statuses": statuses, "statusNames": list(names), "total": len(frame.trials)})
 
     async def chart_intermediate(self, request: Request) -> Response:
         engine = self.engine()

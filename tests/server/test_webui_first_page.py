@@ -38,3 +38,15 @@ def test_the_first_page_needs_no_table_and_matches_it(tmp_path: Path, free_port:
                          for order in ("asc", "desc") for offset in (0, 7, 56)]
         assert builds == [1]
         assert pages == through_table
+
+
+def test_the_duration_chart_answers_columns(tmp_path: Path, free_port: int) -> None:
+    write_experiment(tmp_path, 30)
+    with serve_view(tmp_path, free_port):
+        data = httpx.get(f"http://127.0.0.1:{free_port}/api/v1/webui/charts/duration", timeout=30).json()
+    assert data["total"] == 30 and data["sequenceIds"] == list(range(30))
+    assert data["trialIds"] == [f"t{i:06d}" for i in range(30)]
+    # write_experiment: start t0 + 5, end t0 + 500 + i % 7; every tenth trial FAILED.
+    assert data["durations"] == [(495 + i % 7) / 1000 for i in range(30)]
+    assert [data["statusNames"][s] for s in data["statuses"]] == \
+        ["FAILED" if i % 10 == 9 else "SUCCEEDED" for i in range(30)]
