@@ -246,10 +246,16 @@ def measure_rest(manager: Manager, port: int) -> dict[str, tuple[float, float, i
 
 
 def view_section(figures: Figures, work: Path, n_trials: int, points: int, repeat: int,
-                 growth: dict[str, dict[int, dict[str, float]]]) -> None:
-    folder = work / f"view{n_trials}"
-    experiment_id, built = build_view(folder, n_trials, points)
-    print(f"built {n_trials} trials x {points} points through the storage interface in {built:.1f} s", flush=True)
+                 growth: dict[str, dict[int, dict[str, float]]], reuse: Path | None = None) -> None:
+    """The view's figures; with ``reuse``, the experiment is built in that folder once and kept, so
+    before/after runs read the same database (it must have been built with the same sizes)."""
+    folder = reuse or work / f"view{n_trials}"
+    if reuse is not None and (reuse / "bench10k" / "db").is_dir():
+        experiment_id = "bench10k"
+        print(f"reusing the {n_trials} trials x {points} points in {reuse}", flush=True)
+    else:
+        experiment_id, built = build_view(folder, n_trials, points)
+        print(f"built {n_trials} trials x {points} points through the storage interface in {built:.1f} s", flush=True)
     manager, port, serving, curves = open_view(folder, experiment_id)
     try:
         figures.add("view", f"{n_trials} trials: load, serving the table", serving, "s", "<= 3 s", serving <= 3)
@@ -272,7 +278,8 @@ def view_section(figures: Figures, work: Path, n_trials: int, points: int, repea
                                     "rest_s": get(port, "/api/v1/nni/trial-jobs")[1], "load_s": serving}
     finally:
         manager.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        if reuse is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def view_growth(work: Path, n_trials: int, points: int, growth: dict[str, dict[int, dict[str, float]]]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -40,6 +41,8 @@ from .serialize import (
 
 __all__ = ["rest_routes", "log_routes", "json_array_chunks"]
 
+_log = logging.getLogger(__name__)
+
 
 def _engine(request: Request) -> ExperimentHandle:
     return request.app.state.engine
@@ -53,6 +56,23 @@ _CHUNK_ITEMS = 500
 """Items serialized per chunk of a streamed list: large enough to amortize, small enough to stay flat."""
 
 
+def _json_list_body(items: list[Any]) -> str:
+    """``items`` as the inside of a compact JSON list (no brackets)."""
+    return json.dumps(items, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))[1:-1]
+
+
+def _encoded_alone(items: list[Any], encode: Callable[[Any], Any]) -> str:
+    """The items of a chunk that failed to encode as a whole, one by one; those that cannot be are
+    left out and logged (the answer's 200 has gone out: a list cannot fail halfway)."""
+    texts = []
+    for item in items:
+        try:
+            texts.append(_json_list_body([encode(item)]))
+        except (TypeError, ValueError, AttributeError) as error:
+            _log.warning("left an item out of a streamed list: it cannot be encoded (%s)", error)
+    return ",".join(texts)
+
+
 def json_array_chunks(items: Iterable[Any], encode: Callable[[Any], Any]) -> Iterator[bytes]:
     """The JSON list of ``encode(item)`` for each item, a few hundred items per chunk, byte for byte
     what :class:`JSONResponse` renders for the whole list (so 100,000 trials never sit in memory as
@@ -60,10 +80,14 @@ def json_array_chunks(items: Iterable[Any], encode: Callable[[Any], Any]) -> Ite
     yield b"["
     separator = ""
     iterator = iter(items)
-    while batch := [encode(item) for item in itertools.islice(iterator, _CHUNK_ITEMS)]:
-        text = json.dumps(batch, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
-        yield (separator + text[1:-1]).encode("utf-8")
-        separator = ","
+    while batch := list(itertools.islice(iterator, _CHUNK_ITEMS)):
+        try:
+            text = _json_list_body([encode(item) for item in batch])
+        except (TypeError, ValueError, AttributeError):
+            text = _encoded_alone(batch, encode)
+        if text:
+            yield (separator + text).encode("utf-8")
+            separator = ","
     yield b"]"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..analysis.flattening import JsonSafeEncoder, json_safe
 from ..records import MetricRecord, Trial
+from ..storage.base import StoredMetric
 from ..storage.nni30 import decode_json_text
 
 __all__ = ["json_safe", "metric_json", "trial_json", "export_row", "wire_metric", "wire_trial", "wire_export_row",
@@ -97,14 +98,19 @@ def _manager_text(value: Any) -> str:
 
 
 def wire_metric(metric: MetricRecord) -> dict[str, Any]:
-    """NNI's MetricDataRecord: ``parameterId`` is text and ``data`` is encoded twice, as NNI stores it."""
+    """NNI's MetricDataRecord: ``parameterId`` is text and ``data`` is encoded twice, as NNI stores it.
+
+    A metric read from the database brings its stored text, which is the trial side's encoding
+    already (what NNI's manager keeps and sends): it goes out as it is, not decoded and re-encoded.
+    """
+    text = metric.text if type(metric) is StoredMetric else None
     return {
         "timestamp": metric.timestamp_ms,
         "trialJobId": metric.trial_id,
         "parameterId": None if metric.parameter_id is None else str(metric.parameter_id),
         "type": metric.type,
         "sequence": metric.sequence,
-        "data": json.dumps(_trial_text(metric.value)),
+        "data": json.dumps(_trial_text(metric.value) if text is None else text),
     }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 from ..records import MetricRecord, Trial
 
-__all__ = ["Storage", "StoredCurves", "CurveSummary", "TRIAL_FIELDS"]
+__all__ = ["Storage", "StoredCurves", "StoredMetric", "CurveSummary", "TRIAL_FIELDS"]
 
 CurveSummary = tuple[int, MetricRecord | None]
 """A trial's intermediate results in brief: how many, and the last one (None when there are none)."""
@@ -80,6 +81,36 @@ class Storage(abc.ABC):
         """Release the database."""
 
 
+class StoredMetric(MetricRecord):
+    """A metric read from a database with its stored JSON text (Python's ``json.dumps`` of the value,
+    NaN kept as a name: the form a trial reports), decoded only when ``value`` is read: a list of a
+    million metrics sends the text as it is instead of decoding and re-encoding each."""
+
+    def __init__(self, trial_id: str, parameter_id: int | None, type: str, sequence: int, timestamp_ms: int,
+                 text: str) -> None:
+        self.trial_id, self.parameter_id, self.type = trial_id, parameter_id, type
+        self.sequence, self.timestamp_ms = sequence, timestamp_ms
+        self.text: str | None = text
+
+    @property  # type: ignore[override]
+    def value(self) -> Any:
+        if "_value" not in self.__dict__:
+            self._value = json.loads(self.text or "null")
+        return self._value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._value, self.text = value, None  # a changed value no longer has the stored text
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a plain record of the same fields (a view's metrics before and after its curves are
+        attached)."""
+        if not isinstance(other, MetricRecord):
+            return NotImplemented
+        return (self.trial_id, self.parameter_id, self.type, self.sequence, self.timestamp_ms, self.value) == (
+            other.trial_id, other.parameter_id, other.type, other.sequence, other.timestamp_ms, other.value)
+
+
 class StoredCurves(abc.ABC):
     """Intermediate results read from the database per request; "arrival order" is NNI's table order:
     by timestamp, then by the trial's first event, each trial's intermediate results before its final."""
@@ -99,7 +130,9 @@ class StoredCurves(abc.ABC):
     @abc.abstractmethod
     def metrics(self, trial_ids: Collection[str] | None = None, metric_type: str | None = None) -> Iterator[MetricRecord]:
         """The metrics of ``trial_ids`` (every trial when None), optionally of one type, in arrival
-        order, read in chunks (the list never sits in memory whole)."""
+        order, read in chunks (the list never sits in memory whole), as :class:`StoredMetric` where the
+        backend keeps JSON text. A row whose data is not JSON is left out and logged: these feed
+        lists already being sent, which cannot fail halfway."""
 
     @abc.abstractmethod
     def latest_metrics(self) -> Iterator[MetricRecord]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -14,9 +15,11 @@ from typing import Any
 
 from ..errors import StorageError
 from ..records import MetricRecord, Trial, TrialStatus
-from .base import CurveSummary, Storage, StoredCurves
+from .base import CurveSummary, Storage, StoredCurves, StoredMetric
 
 __all__ = ["SqliteStorage", "DB_DIR", "DB_FILE", "database_dir"]
+
+_log = logging.getLogger(__name__)
 
 DB_DIR = "db"
 DB_FILE = "nni.sqlite"
@@ -49,6 +52,9 @@ _STATUSES = {status.value: status for status in TrialStatus}
 """Statuses by name: a dict lookup, at a fraction of the Enum call's cost per replayed event."""
 _METRIC_COLUMNS = "trial_id, parameter_id, type, sequence, timestamp, data"
 _M_COLUMNS = "m.trial_id, m.parameter_id, m.type, m.sequence, m.timestamp, m.data"
+# Streamed lists also read SQLite's verdict on each text (strict JSON, so NaN rows are checked in
+# Python) and the row's seq, to name a damaged one.
+_M_STREAM_COLUMNS = _M_COLUMNS + ", json_valid(m.data), m.seq"
 _FETCH_ROWS = 5000
 """Rows read per step of a streamed metric list: large enough to amortize, small enough to stay flat."""
 
@@ -66,7 +72,7 @@ _LATEST_PERIODICAL = f"""
 WITH firsts AS (SELECT trial_id, MIN(seq) AS first FROM trial_events GROUP BY trial_id),
 tops AS (SELECT trial_id, MAX(sequence) AS top, MIN(timestamp) AS arrived FROM metrics
          WHERE type = 'PERIODICAL' GROUP BY trial_id)
-SELECT {_M_COLUMNS} FROM tops g JOIN firsts t ON t.trial_id = g.trial_id
+SELECT {_M_STREAM_COLUMNS} FROM tops g JOIN firsts t ON t.trial_id = g.trial_id
 JOIN metrics m ON m.trial_id = g.trial_id AND m.type = 'PERIODICAL' AND m.sequence = g.top
 ORDER BY g.arrived, t.first
 """
@@ -252,9 +258,10 @@ class SqliteStorage(Storage):
     def stored_curves(self) -> StoredCurves:
         return _SqliteCurves(self)
 
-    def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[MetricRecord]:
-        """The metric rows of a query, decoded a few thousand at a time; the lock is held only while
-        a chunk is read, so other requests interleave with a long list."""
+    def _stream(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[StoredMetric]:
+        """The metric rows of a query (its columns ``_M_STREAM_COLUMNS``) a few thousand at a time, each
+        with its stored text undecoded; the lock is held only while a chunk is read, so other requests
+        interleave with a long list. A row whose data is not JSON is left out and logged."""
         with self._lock, self._errors():
             cursor = self._conn.execute(sql, args)
         while True:
@@ -262,9 +269,23 @@ class SqliteStorage(Storage):
                 rows = cursor.fetchmany(_FETCH_ROWS)
             if not rows:
                 return
-            with self._decoding():
-                records = self._metric_records(rows)
-            yield from records
+            for trial_id, parameter_id, kind, sequence, timestamp, text, valid, seq in rows:
+                if (valid != 1 or type(text) is not str) and not self._readable(text):
+                    _log.warning("%s: metric row %s (trial %s) is not JSON; left out of the list", self.path, seq,
+                                 trial_id)
+                    continue
+                yield StoredMetric(trial_id, parameter_id, kind, sequence, timestamp, text)
+
+    @staticmethod
+    def _readable(text: Any) -> bool:
+        """Whether ``text`` is one value in Python's JSON dialect (SQLite's check refuses NaN and Infinity)."""
+        if not isinstance(text, str):
+            return False
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+        return True
 
     @staticmethod
     def _metric_records(rows: list[Any]) -> list[MetricRecord]:
@@ -325,7 +346,7 @@ class _SqliteCurves(StoredCurves):
         return found
 
     def metrics(self, trial_ids: Collection[str] | None = None, metric_type: str | None = None) -> Iterator[MetricRecord]:
-        sql = _ARRIVALS.format(columns=_M_COLUMNS)
+        sql = _ARRIVALS.format(columns=_M_STREAM_COLUMNS)
         args: tuple[Any, ...] = ()
         if metric_type is not None:
             sql, args = sql + " AND m.type = ?", (metric_type,)
@@ -338,5 +359,5 @@ class _SqliteCurves(StoredCurves):
 
     def latest_metrics(self) -> Iterator[MetricRecord]:
         yield from self._storage._stream(
-            _ARRIVALS.format(columns=_M_COLUMNS) + f" AND m.type != 'PERIODICAL' ORDER BY {_ARRIVAL_ORDER}")
+            _ARRIVALS.format(columns=_M_STREAM_COLUMNS) + f" AND m.type != 'PERIODICAL' ORDER BY {_ARRIVAL_ORDER}")
         yield from self._storage._stream(_LATEST_PERIODICAL)

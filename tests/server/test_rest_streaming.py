@@ -4,6 +4,7 @@ rendered whole, a few hundred items per chunk, never the whole list encoded at o
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -39,9 +40,13 @@ def test_chunks_are_encoded_as_they_are_read() -> None:
     assert len(list(chunks)) == 4  # three more chunks of 500 and the closing bracket
 
 
-def test_a_non_finite_value_is_refused_like_json_response() -> None:
-    with pytest.raises(ValueError):
-        b"".join(json_array_chunks([float("nan")], lambda v: v))
+def test_an_item_that_cannot_be_encoded_is_left_out_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # JSONResponse refuses NaN and bytes; a streamed list has sent its 200 already, so it goes on without them.
+    items = [*range(700), float("nan"), b"raw", *range(700, 1000)]
+    streamed = b"".join(json_array_chunks(items, lambda v: v))
+    assert json.loads(streamed) == list(range(1000))
+    assert caplog.text.count("left an item out of a streamed list") == 2
+    assert json.loads(b"".join(json_array_chunks([float("nan")], lambda v: v))) == []
 
 
 @pytest.mark.parametrize("count", [0, 1, 3000])
@@ -69,3 +74,21 @@ def test_the_routes_answer_what_the_records_say(tmp_path: Path, free_port: int, 
         assert httpx.get(f"{base}/export-data", timeout=60).json() == \
             [wire_export_row(t) for t in trials if t.status.value == "SUCCEEDED"]
         assert httpx.get(f"{base}/metric-data?type=BEST", timeout=60).status_code == 400
+
+
+def test_metric_data_sends_the_stored_text_and_leaves_a_damaged_row_out(tmp_path: Path, free_port: int) -> None:
+    write_experiment(tmp_path, 3, points=3)
+    with sqlite3.connect(tmp_path / "stored" / "db" / "nni.sqlite") as db:
+        rows = db.execute("SELECT seq FROM metrics WHERE type = 'PERIODICAL' ORDER BY seq").fetchall()
+        # 1.50 re-encoded would be 1.5: the answer shows the text went out as stored.
+        db.execute("UPDATE metrics SET data = '{\"default\": 1.50}' WHERE seq = ?", rows[0])
+        db.execute("UPDATE metrics SET data = '{\"default\": NaN, \"loss\": Infinity}' WHERE seq = ?", rows[1])
+        # Not a trial's last result (that one the view's table decodes as it loads).
+        db.execute("UPDATE metrics SET data = '{broken' WHERE seq = ?", rows[3])
+        db.execute("UPDATE metrics SET data = X'7B7D' WHERE seq = ?", rows[4])  # a blob, not text
+    with serve_view(tmp_path, free_port):
+        answer = httpx.get(f"http://127.0.0.1:{free_port}/api/v1/nni/metric-data", timeout=60)
+    assert answer.status_code == 200
+    sent = [json.loads(m["data"]) for m in answer.json()]
+    assert len(sent) == 3 * 4 - 2
+    assert sent[:2] == ['{"default": 1.50}', '{"default": NaN, "loss": Infinity}']

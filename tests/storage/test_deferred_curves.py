@@ -1,5 +1,6 @@
 """A view serves trials and final results first and attaches the curves after; a damaged curve row
-surfaces where the curves are asked for, as a StorageError naming the file."""
+surfaces where the curves are asked for, as a StorageError naming the file, and is left out (logged)
+of the streamed metric lists."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def test_a_view_reads_curves_from_the_database_until_whole_trials_are_asked_for(
     view.storage.close()
 
 
-def test_a_damaged_row_read_for_one_curve_is_a_storage_error(tmp_path: Path) -> None:
+def test_a_damaged_row_is_a_storage_error_for_one_curve_and_left_out_of_streamed_lists(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_experiment(tmp_path, 5, points=3)
     with sqlite3.connect(tmp_path / "stored" / "db" / "nni.sqlite") as db:
         seq = db.execute("SELECT MIN(seq) FROM metrics WHERE type = 'PERIODICAL'").fetchone()[0]
@@ -67,8 +69,12 @@ def test_a_damaged_row_read_for_one_curve_is_a_storage_error(tmp_path: Path) -> 
     damaged = min(view.trials.values(), key=lambda t: t.sequence_id)
     with pytest.raises(StorageError, match="not an NNI experiment database"):
         view.curve(damaged)
-    with pytest.raises(StorageError, match="not an NNI experiment database"):
-        list(view.arrived_metrics())
+    # A streamed list cannot fail after its 200 went out: the row is left out, and logged.
+    arrived = list(view.arrived_metrics())
+    assert len(arrived) == 5 * 4 - 1
+    assert (damaged.trial_id, "PERIODICAL", 0) not in {(m.trial_id, m.type, m.sequence) for m in arrived}
+    assert "is not JSON; left out of the list" in caplog.text
+    assert len(list(view.latest_metrics())) == 5 + 5
     view.storage.close()
 
 
