@@ -5,6 +5,7 @@ spaces, and the default tuner of a config that names none (end to end, real tria
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,51 @@ def test_gp_asks_over_a_tenth_of_the_time_budget_hand_over_to_tpe() -> None:
     _ask_and_tell(tuner, 0, 2)
     assert [method for _, method, _ in tuner.switches] == ["GP", "TPE"]
     assert "over 10% of maxExperimentDuration" in tuner.switches[-1][2]
+
+
+PLANE = {"x": {"_type": "uniform", "_value": [-5, 5]}, "y": {"_type": "uniform", "_value": [-5, 5]}}
+
+
+def _rugged(params: dict[str, Any]) -> float:
+    """Values with no structure a model could learn at the resolution of 30 samples."""
+    return math.sin(1e4 * params["x"]) + math.cos(1e4 * params["y"])
+
+
+def _methods(tuner: AutoTuner, loss: Any, count: int) -> list[str | None]:
+    methods = []
+    for parameter_id in range(count):
+        params = tuner.generate_parameters(parameter_id)
+        methods.append(tuner.method)
+        tuner.receive_trial_result(parameter_id, params, loss(params))
+    return methods
+
+
+def test_a_gp_model_that_ranks_its_results_poorly_takes_turns_with_tpe(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=AUTO_LOG):
+        tuner = _auto(PLANE, seed=3)
+        methods = _methods(tuner, _rugged, 30)
+    assert [plan for _, plan, _ in tuner.switches][:2] == ["GP", "GP+TPE"]
+    first = methods.index("TPE")
+    assert first >= 10 and methods[first - 1] == "GP"  # after GP's start-up design and a poor model
+    assert methods[first:first + 4] == ["TPE", "GP", "TPE", "GP"]
+    assert methods.count("TPE") >= 5
+    assert "leave-one-out rank correlation" in caplog.text and "GP and TPE take turns" in caplog.text
+    assert len(tuner.tuners["TPE"].results) == len(tuner.tuners["GP"].results) == 30
+
+
+def test_a_gp_model_that_fits_keeps_every_ask() -> None:
+    tuner = _auto(PLANE, seed=3)
+    assert set(_methods(tuner, lambda p: (p["x"] - 1) ** 2 + (p["y"] + 2) ** 2, 30)) == {"GP"}
+    assert [plan for _, plan, _ in tuner.switches] == ["GP"]
+
+
+def test_the_same_seed_gives_the_same_proposals_while_gp_and_tpe_take_turns() -> None:
+    runs = []
+    for _ in range(2):
+        tuner = _auto(PLANE, seed=4)
+        _methods(tuner, _rugged, 24)
+        runs.append([result.params for result in tuner.results])
+    assert runs[0] == runs[1]
 
 
 # -- learning, seeds, spaces -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from scipy.optimize import approx_fprime
 
 from nni.algorithms.hpo._gp_model import GaussianProcess, transform_targets
 from nni.algorithms.hpo.builtin import create_algorithm
-from nni.algorithms.hpo.gp_tuner import GPTuner
+from nni.algorithms.hpo.gp_tuner import GPTuner, rank_correlation
 
 ALL_TYPES = {
     "c": {"_type": "choice", "_value": ["relu", 3, 0.5]},
@@ -199,3 +199,24 @@ def test_runs_a_real_experiment(make_experiment, free_port, name: str, args: dic
     assert len(jobs) == 7 and all(job.status == "SUCCEEDED" for job in jobs)
     params = [job.hyperParameters[0].parameters for job in jobs]
     assert len({(p["x"], p["k"]) for p in params}) == 7
+
+
+def test_fit_quality_is_high_on_a_smooth_function_and_low_on_noise() -> None:
+    space = {"x": {"_type": "uniform", "_value": [-5, 5]}, "y": {"_type": "uniform", "_value": [-5, 5]}}
+    qualities = []
+    for loss in (lambda p: (p["x"] - 1) ** 2 + p["y"] ** 2, lambda p: math.sin(1e4 * p["x"] * p["y"])):
+        tuner = GPTuner("minimize", seed=2)
+        tuner.update_search_space(space)
+        assert tuner.fit_quality is None
+        for parameter_id in range(20):
+            params = tuner.generate_parameters(parameter_id)
+            tuner.receive_trial_result(parameter_id, params, loss(params))
+        qualities.append(tuner.fit_quality)
+    assert qualities[0] is not None and qualities[0] > 0.8
+    assert qualities[1] is not None and abs(qualities[1]) < 0.5
+
+
+def test_rank_correlation() -> None:
+    assert rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([10.0, 30.0, 40.0])) == pytest.approx(1.0)
+    assert rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
+    assert rank_correlation(np.array([1.0, 1.0]), np.array([1.0, 2.0])) == 0.0

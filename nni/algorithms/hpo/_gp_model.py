@@ -253,6 +253,11 @@ class GaussianProcess:
         assert self._y is not None and self._alpha is not None
         return self._y - self.noise * self._alpha
 
+    def loo_means(self) -> np.ndarray:
+        """Leave-one-out predicted mean of each training point (how well the model generalises)."""
+        assert self._y is not None and self._alpha is not None and self._k_inv is not None
+        return self._y - self._alpha / np.maximum(np.diag(self._k_inv), 1e-300)
+
     def loo_z_scores(self) -> np.ndarray:
         """Leave-one-out standardised residuals of the training points (outlier detection)."""
         assert self._alpha is not None and self._k_inv is not None

@@ -17,7 +17,10 @@ Rules, first match wins:
    milliseconds. A ``max_trial_number`` of at most 1.25 times that
    keeps GP to the end. With ``max_experiment_duration``, TPE also once GP's asks have used a
    tenth of it;
-4. GP otherwise (small continuous and integer spaces, the usual case).
+4. GP otherwise (small continuous and integer spaces, the usual case); but after a GP ask whose
+   model ranks its own results poorly (leave-one-out rank correlation below 0.3, what rugged
+   functions with little global structure give), the next ask goes to TPE, so GP and TPE take turns
+   until GP's model fits again.
 
 A finite space ends the experiment once every configuration has been handed out (NNI's rule for
 GridSearch, Random and TPE): Auto never proposes a configuration twice.
@@ -52,6 +55,10 @@ NARROW = 4
 MAX_GP_PARAMETERS = 32
 GP_TIME_SHARE = 0.1
 """Share of ``max_experiment_duration`` GP's asks may take before TPE takes over."""
+POOR_FIT = 0.3
+"""GP's leave-one-out rank correlation below which its next ask is handed to TPE: rugged functions
+with weak global structure (BBOB f21-f24) often sit near 0, and 66 of the 96 quick BBOB runs
+(nearly all smooth ones) never fall below it (benchmarks/tuners.py --suite bbob --quick)."""
 
 
 def _positive(name: str, value: Any, integer: bool) -> Any:
@@ -85,14 +92,15 @@ class AutoTuner(BuiltinTuner):
         self.trial_concurrency = _positive("trial_concurrency", trial_concurrency, True)
         self.seed, self.rng = make_rng(seed)
         mode = self.optimize_mode.value
-        self.tuners: dict[str, BuiltinTuner] = {
-            "TPE": TpeTuner(mode, seed=self.seed),
-            "GP": GPTuner(mode, seed=(self.seed + 1) % 2 ** 31),
-        }
+        self._gp = GPTuner(mode, seed=(self.seed + 1) % 2 ** 31)
+        self.tuners: dict[str, BuiltinTuner] = {"TPE": TpeTuner(mode, seed=self.seed), "GP": self._gp}
         self.method: str | None = None
         """The method of the latest ask (None before the first)."""
+        self.plan: str | None = None
+        """The method the rules settled on: 'GP', 'TPE', or 'GP+TPE' while they take turns because
+        GP's model fits poorly (None before the first ask)."""
         self.switches: list[tuple[int, str, str]] = []
-        """Every choice: (results in the history, method, why), oldest first."""
+        """Every change of plan: (results in the history, plan, why), oldest first."""
         self.space: SearchSpace | None = None
         self.history: ConfigHistory | None = None
         self.pending: dict[int, Parameters] = {}
@@ -116,8 +124,9 @@ class AutoTuner(BuiltinTuner):
         return limit
 
     def choose(self, concurrency: int) -> tuple[str, str]:
-        """The method for the next ask and why, with ``concurrency`` configurations at once (it also
-        moves the concurrency gap's state: a hint of high concurrency starts with TPE)."""
+        """The plan for the next ask ('GP', 'TPE' or 'GP+TPE') and why, with ``concurrency``
+        configurations at once (it also moves the concurrency gap's state: a hint of high
+        concurrency starts with TPE)."""
         if self._gp_refusal:
             return "TPE", f"GP cannot take this search space ({self._gp_refusal})"
         if self._space_rule:
@@ -132,6 +141,10 @@ class AutoTuner(BuiltinTuner):
         if self.max_experiment_duration and self._gp_seconds > GP_TIME_SHARE * self.max_experiment_duration:
             return "TPE", (f"GP's asks took {self._gp_seconds:.0f} s, over {GP_TIME_SHARE:.0%} of "
                            f"maxExperimentDuration")
+        quality = self._gp.fit_quality
+        if quality is not None and quality < POOR_FIT:
+            return "GP+TPE", (f"GP's model ranks its results poorly (leave-one-out rank correlation "
+                              f"{quality:.2f} < {POOR_FIT}): GP and TPE take turns")
         return "GP", "a small continuous/integer space and a short history"
 
     def _rule_for_space(self, space: SearchSpace) -> str | None:
@@ -150,16 +163,21 @@ class AutoTuner(BuiltinTuner):
         if self.trial_concurrency and len(self.pending) == len(self._handed_out):
             # nothing has come back yet: the slots are still filling up, one ask at a time perhaps
             concurrency = max(concurrency, self.trial_concurrency)
-        method, why = self.choose(concurrency)
-        if method != self.method:
-            if self.method is None:
-                _logger.info("Auto: starting with %s: %s", method, why)
+        plan, why = self.choose(concurrency)
+        if plan != self.plan:
+            if self.plan is None:
+                _logger.info("Auto: starting with %s: %s", plan, why)
             else:
-                _logger.info("Auto: switching from %s to %s after %d results: %s", self.method, method,
+                _logger.info("Auto: switching from %s to %s after %d results: %s", self.plan, plan,
                              len(self.results), why)
-            self.switches.append((len(self.results), method, why))
-            self.method = method
-        return method
+            self.switches.append((len(self.results), plan, why))
+            self.plan = plan
+        if plan == "GP+TPE":
+            # turns alternate: every GP turn refits its model, so the fit is judged anew each time
+            self.method = "GP" if self.method == "TPE" else "TPE"
+        else:
+            self.method = plan
+        return self.method
 
     # -- the tuner interface -------------------------------------------------------------------------
 

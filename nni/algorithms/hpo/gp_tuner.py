@@ -22,7 +22,7 @@ from ._gp_base import GPTunerBase
 from ._gp_model import SUPPORTED_NU
 from ._gp_optimizer import BayesianOptimizer
 
-__all__ = ["GPTuner", "chebyshev_scalarisation"]
+__all__ = ["GPTuner", "chebyshev_scalarisation", "rank_correlation"]
 
 _CANDIDATE_BUDGET = 4096
 """Random candidates scored per ask at most, whatever ``selection_num_warm_up`` asks for: local
@@ -44,6 +44,14 @@ def chebyshev_scalarisation(losses: np.ndarray, weights: np.ndarray) -> np.ndarr
     scaled = (losses - low) / np.where(high > low, high - low, 1.0)
     weighted = scaled * weights
     return weighted.max(axis=1) + _PAREGO_RHO * weighted.sum(axis=1)
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally long arrays (0 when either is constant)."""
+    ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
 
 
 class GPTuner(GPTunerBase):
@@ -85,6 +93,10 @@ class GPTuner(GPTunerBase):
         self.selection_num_warm_up = selection_num_warm_up
         self.selection_num_starting_points = selection_num_starting_points
         self.selection_num_random = selection_num_random
+        self.fit_quality: float | None = None
+        """Rank correlation of the latest model's leave-one-out predictions with the targets it was
+        fitted to (1: it ranks unseen points perfectly; near 0: it has learnt nothing); None before
+        the first model."""
 
     def _make_optimizer(self, space: Any) -> BayesianOptimizer:
         return BayesianOptimizer(space, self._rng, nu=self.nu, alpha=self.alpha,
@@ -97,5 +109,6 @@ class GPTuner(GPTunerBase):
         if self.spec.is_multi:
             losses = np.array(optimizer.objective_losses, dtype=float)
             targets = chebyshev_scalarisation(losses, self._rng.dirichlet(np.ones(losses.shape[1])))
-        optimizer.fit(pending, targets)
+        fitted = optimizer.fit(pending, targets)
+        self.fit_quality = rank_correlation(optimizer.gp.loo_means()[:len(fitted)], fitted)
         return optimizer.maximize(optimizer.standard_acquisition(self.utility, self.kappa, self.xi))
