@@ -49,7 +49,7 @@ _KILL_GRACE_SECONDS = 3.0
 
 @dataclass
 class _Running(TrialRun):
-    process: asyncio.subprocess.Process | None = None
+    process: subprocess.Popen[bytes] | None = None
     function: FunctionTrial | None = None
     pid: int | None = None
     tail: protocol.MetricTail | None = None
@@ -130,10 +130,11 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
                 running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id, trial_dir)
                 running.pid = running.function.pid
             else:
+                # Popen, not asyncio's subprocess: its child watcher on 3.11 starts a thread per child
                 with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
-                    running.process = await asyncio.create_subprocess_exec(
-                        "/bin/sh", "-c", script, cwd=str(spec.code_dir), env=env,
-                        stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                    running.process = subprocess.Popen(
+                        ["/bin/sh", "-c", script], cwd=str(spec.code_dir), env=env,
+                        stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
                 running.pid = running.process.pid
         except (OSError, FunctionPoolError) as error:
             self._finish(running, None, f"could not start the trial command: {error}")
@@ -149,7 +150,7 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
             code = await running.function.wait()
         else:
             assert running.process is not None
-            code = await running.process.wait()
+            code = await _wait_exit(running.process)
         self._finish(running, code, "the trial's process was lost" if code is None else exit_reason(code))
 
     async def adopt(self, spec: TrialSpec, handle: dict[str, Any]) -> bool:
@@ -217,6 +218,30 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
     def describe(self) -> dict[str, Any]:
         gpus = self._gpus.gpus() if self.config.gpu_indices or self._gpus.assigned else None
         return {"platform": self.platform, "gpus": [g.index for g in gpus] if gpus else []}
+
+
+async def _wait_exit(process: subprocess.Popen[bytes]) -> int:
+    """The exit status of a child, noticed through a pidfd on the event loop (no thread, no polling).
+
+    Where pidfds are missing (not Linux, or a kernel before 5.3) a thread waits instead.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        return await asyncio.to_thread(process.wait)
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+    loop.add_reader(pidfd, readable)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+    return process.wait()  # readable means it exited: this only reaps it
 
 
 async def _terminate_group(pgid: int) -> None:

@@ -81,3 +81,27 @@ def test_a_new_manager_adopts_a_trial_that_ended_unwatched(tmp_path: Path) -> No
 
     run(adopt())
     assert [m["value"] for m in later.metrics("done") if m["type"] == "FINAL"] == [{"default": 50, "extra": "ok"}]
+
+
+def test_many_concurrent_trials_each_have_their_exit_and_metric_recorded(tmp_path: Path) -> None:
+    """64 trials at once (each exit is noticed through its own pidfd): every end and metric arrives."""
+    code = tmp_path / "code"
+    code.mkdir()
+    line = '{"type": "FINAL", "sequence": 0, "parameter_id": 0, "timestamp": 1, "value": $NNI_TRIAL_SEQ_ID}'
+    command = f"echo \"{line.replace(chr(34), chr(92) + chr(34))}\" >> \"$NNI_SYS_DIR/.nni/metrics\"; exit $((NNI_TRIAL_SEQ_ID % 3))"
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+    ids = [f"t{i}" for i in range(64)]
+
+    async def main() -> None:
+        await service.start(events)
+        for i, trial_id in enumerate(ids):
+            await service.submit(spec(tmp_path, trial_id, code, command=command, sequence_id=i))
+        await events.ended(*ids)
+        await service.stop()
+
+    run(main())
+    for i, trial_id in enumerate(ids):
+        end = events.end(trial_id)
+        assert end is not None and end.exit_code == i % 3
+        assert [m["value"] for m in events.metrics(trial_id)] == [i]
