@@ -371,12 +371,19 @@ def live_section(figures: Figures, work: Path, n_trials: int, concurrency: int,
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: int) -> None:
-    folder = work / "concurrency"
+STAGGERED = "sleep $((1 + $$ % 3)).$(($$ % 10))"
+"""A trial of 1.0-3.9 s (from its shell's pid): ends spread out as in a real sweep, unlike a wave of
+identical trials that all end together."""
+
+
+def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: int, command: str, label: str) -> None:
+    """``waves`` x ``concurrency`` local trials of ``command``: the delay from a slot freeing (a trial's
+    end, as the manager records it) to the next trial's start, and how the tuner was asked."""
+    folder = work / f"concurrency-{label}"
     (folder / "code").mkdir(parents=True)
     port = free_port()
     n_trials = concurrency * waves
-    manager = Manager("live", str(folder), str(port), str(n_trials), str(concurrency), "sleep 2", home=folder)
+    manager = Manager("live", str(folder), str(port), str(n_trials), str(concurrency), command, home=folder)
     try:
         manager.message()
         done = manager.message()
@@ -387,13 +394,29 @@ def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: i
     starts = sorted(j["startTime"] for j in jobs if j.get("startTime"))
     ends = sorted(j["endTime"] for j in jobs if j.get("endTime"))
     # With concurrency c, the (i+c)-th start is what the i-th end made room for.
-    delays = [s - e for s, e in zip(starts[concurrency:], ends, strict=False)]
+    delays = sorted(s - e for s, e in zip(starts[concurrency:], ends, strict=False))
+    median, p90 = float(statistics.median(delays)), float(delays[int(0.9 * (len(delays) - 1))])
     batches = done["batches"]
-    figures.add("concurrency", f"{n_trials} sleep trials at {concurrency}: wall", done["wall_s"], "s")
-    figures.add("concurrency", "median delay, slot free -> trial started", float(statistics.median(delays)), "ms",
-                "<= 10 ms", statistics.median(delays) <= 10)
-    figures.add("concurrency", "tuner calls / proposals (largest batch)", f"{len(batches)}/{sum(batches)} ({max(batches)})",
-                "", "batched", max(batches) > 1)
+    figures.add("concurrency", f"{label}: {n_trials} trials at {concurrency}: wall", done["wall_s"], "s")
+    figures.add("concurrency", f"{label}: median delay, slot free -> trial started", median, "ms",
+                "<= 10 ms", median <= 10)
+    figures.add("concurrency", f"{label}: p90 delay", p90, "ms")
+    figures.add("concurrency", f"{label}: tuner calls / proposals (largest batch)",
+                f"{len(batches)}/{sum(batches)} ({max(batches)})", "", "batched", max(batches) > 1)
+
+
+def spawn_floor(figures: Figures, count: int) -> None:
+    """What the machine allows with no manager: ``count`` plain ``/bin/sh -c true`` starts in a row."""
+    times = []
+    children = []
+    for _ in range(count):
+        started = time.perf_counter()
+        children.append(subprocess.Popen(["/bin/sh", "-c", "true"], stdin=subprocess.DEVNULL, start_new_session=True))
+        times.append((time.perf_counter() - started) * 1000)
+    for child in children:
+        child.wait()
+    figures.add("concurrency", f"floor: one bare /bin/sh start (median of {count}, no manager)",
+                float(statistics.median(times)), "ms")
 
 
 ASK = """
@@ -554,6 +577,9 @@ def plot_growth(growth: dict[str, dict[int, dict[str, float]]], path: Path) -> N
     print(f"growth plot saved to {path}")
 
 
+SECTIONS = ("view", "live", "concurrency", "ask", "peers")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -566,7 +592,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=None, help="browser passes (3; quick 1)")
     parser.add_argument("--skip-peers", action="store_true", help="no optuna-dashboard, no NNI 3.0")
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "scale-growth.png")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    if not only <= set(SECTIONS):
+        parser.error(f"--only: unknown section(s) {', '.join(sorted(only - set(SECTIONS)))}")
     points = args.points if args.points is not None else 2 if args.quick else 10
     live = args.live if args.live is not None else 2000 if args.quick else 100000
     repeat = args.repeat if args.repeat is not None else 1 if args.quick else 3
@@ -580,21 +611,28 @@ def main(argv: list[str] | None = None) -> None:
     growth: dict[str, dict[int, dict[str, float]]] = {"live": {}, "view": {}}
     work = Path(tempfile.mkdtemp(prefix="nni-scale-"))
     try:
-        view_section(figures, work, args.trials, points, repeat, growth)
-        for n in (1000, 10000):
-            if n < args.trials:
-                view_growth(work, n, points, growth)
-        live_section(figures, work, live, args.live_concurrency, growth)
-        concurrency_section(figures, work, args.concurrency, 3)
-        ask_section(figures, args.concurrency, 90 if args.quick else 600)
-        if not args.skip_peers:
+        if "view" in only:
+            view_section(figures, work, args.trials, points, repeat, growth)
+            for n in (1000, 10000):
+                if n < args.trials:
+                    view_growth(work, n, points, growth)
+        if "live" in only:
+            live_section(figures, work, live, args.live_concurrency, growth)
+        if "concurrency" in only:
+            spawn_floor(figures, args.concurrency)
+            concurrency_section(figures, work, args.concurrency, 3, STAGGERED, "staggered")
+            concurrency_section(figures, work, args.concurrency, 3, "sleep 2", "burst")
+        if "ask" in only:
+            ask_section(figures, args.concurrency, 90 if args.quick else 600)
+        if "peers" in only and not args.skip_peers:
             optuna_section(figures, args.trials, 120 if args.quick else 600)
             nni30_section(figures, 10000, points)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     figures.print_table()
-    print_growth(growth)
-    plot_growth(growth, args.png)
+    if {"view", "live"} <= only:  # the growth curves need both; a partial run leaves the PNG alone
+        print_growth(growth)
+        plot_growth(growth, args.png)
     print(f"\nwhole run {time.perf_counter() - started:.0f} s; load average at the end {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs (shared machine: wall times include waiting for a CPU)")
 

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config.training_services import LocalConfig
 from ..runtime import protocol
@@ -44,6 +46,9 @@ def _python3_imports_nni(env: dict[str, str], cwd: str) -> bool:
     return probe.returncode == 0
 
 _POLL_SECONDS = 0.1
+_STARTER_THREADS = 4
+"""Threads that prepare trial folders and start processes: enough to overlap their system calls."""
+_T = TypeVar("_T")
 _KILL_GRACE_SECONDS = 3.0
 
 
@@ -68,6 +73,7 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         self._functions = FunctionPool(self.experiment_dir / "log" / "function_server.log")
         self._put_own_python_first: bool | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._starter: ThreadPoolExecutor | None = None
 
     def _session_ids(self) -> set[int]:
         return {r.pid for r in self._trials.values() if r.pid is not None}
@@ -115,11 +121,11 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
     async def _run(self, running: _Running) -> None:
         spec = running.spec
         trial_dir = Path(spec.trial_dir)
-        (trial_dir / ".nni").mkdir(parents=True, exist_ok=True)
-        protocol.write_parameter_file(trial_dir, spec.parameter_record)
         stdout_path, stderr_path = trial_dir / "stdout", trial_dir / "stderr"
-        script = exit_wrapper(spec.command, trial_dir / protocol.EXIT_CODE_FILE)
         running.tail = protocol.MetricTail(trial_dir / protocol.METRICS_FILE)
+        # The folder, its files and the fork-exec are blocking system calls (milliseconds each on a
+        # busy disk): a small pool makes them, so the loop goes on hearing other trials end.
+        await self._blocking(_prepare_trial_dir, trial_dir, spec.parameter_record)
         if running.killed:
             self._finish(running, None, CANCELED_BEFORE_START)
             return
@@ -130,11 +136,9 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
                 running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id, trial_dir)
                 running.pid = running.function.pid
             else:
-                # Popen, not asyncio's subprocess: its child watcher on 3.11 starts a thread per child
-                with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
-                    running.process = subprocess.Popen(
-                        ["/bin/sh", "-c", script], cwd=str(spec.code_dir), env=env,
-                        stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
+                script = exit_wrapper(spec.command, trial_dir / protocol.EXIT_CODE_FILE)
+                running.process = await self._blocking(_start_command, script, spec.code_dir, env,
+                                                       stdout_path, stderr_path)
                 running.pid = running.process.pid
         except (OSError, FunctionPoolError) as error:
             self._finish(running, None, f"could not start the trial command: {error}")
@@ -212,12 +216,33 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
     async def _kill_all(self, trials: list[_Running]) -> None:
         await asyncio.gather(*(self.kill(r.trial_id) for r in trials))
 
+    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+        if self._starter is None:
+            self._starter = ThreadPoolExecutor(_STARTER_THREADS, thread_name_prefix="nni-trial-start")
+        return await asyncio.get_running_loop().run_in_executor(self._starter, fn, *args)
+
     async def _close(self) -> None:
         await self._functions.close()
+        if self._starter is not None:
+            self._starter.shutdown(wait=False)
 
     def describe(self) -> dict[str, Any]:
         gpus = self._gpus.gpus() if self.config.gpu_indices or self._gpus.assigned else None
         return {"platform": self.platform, "gpus": [g.index for g in gpus] if gpus else []}
+
+
+def _prepare_trial_dir(trial_dir: Path, parameter_record: dict[str, Any]) -> None:
+    (trial_dir / ".nni").mkdir(parents=True, exist_ok=True)
+    protocol.write_parameter_file(trial_dir, parameter_record)
+
+
+def _start_command(script: str, code_dir: Path, env: dict[str, str], stdout_path: Path,
+                   stderr_path: Path) -> subprocess.Popen[bytes]:
+    """The trial's shell in a session of its own (its process group is what a kill signals)."""
+    # Popen, not asyncio's subprocess: its child watcher on 3.11 starts a thread per child
+    with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+        return subprocess.Popen(["/bin/sh", "-c", script], cwd=str(code_dir), env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
 
 
 async def _wait_exit(process: subprocess.Popen[bytes]) -> int:
