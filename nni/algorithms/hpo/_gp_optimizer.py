@@ -18,6 +18,7 @@ from scipy.stats import qmc
 
 from ...search_space import SearchSpace
 from ._gp_model import GaussianProcess, GPInputs, acquisition_values, transform_targets
+from ._hypervolume import log_ehvi_2d, staircase
 
 __all__ = ["BayesianOptimizer", "AcquisitionFn"]
 
@@ -77,6 +78,13 @@ class BayesianOptimizer:
         self._any_feasible = True
         self._fitted_count = -1
         self._fits = 0
+        self._rows = np.zeros(0, dtype=int)
+        self._objective_gps: list[GaussianProcess] = []
+        self._objective_counts: list[int] = []
+        self._objective_scale = np.zeros((2, 0))
+        """Per objective: the offset and spread mapping the objective GPs' outputs to normalised losses."""
+        self._use_objectives = False
+        """Whether acquisitions see the objective GPs' stacked predictions (set by :meth:`fit_objectives`)."""
         self._design = qmc.Sobol(d=max(space.dim, 1), scramble=True, seed=rng)
 
     # -- data ------------------------------------------------------------------------------------
@@ -148,7 +156,9 @@ class BayesianOptimizer:
         losses = np.array(self.losses if targets is None else targets, dtype=float)
         violations = np.array(self.violations)
         self.targets = losses
+        self._use_objectives = False
         rows = self._subset(self._order(losses, violations), _MODEL_POINTS)
+        self._rows = rows
         x = self.gp.inputs(np.array(self.vectors)[rows])
         y = transform_targets(losses[rows])
         n = len(self.losses)
@@ -191,11 +201,85 @@ class BayesianOptimizer:
         self.feasibility = gp
         self._feasible_threshold = (threshold - mean) / spread
 
+    def normalised_objectives(self) -> np.ndarray:
+        """Every objective's losses (n, m) scaled to [0, 1] over the observations; non-finite
+        ones (failed trials) count as the worst."""
+        losses = np.array(self.objective_losses, dtype=float)
+        finite = np.isfinite(losses)
+        low = np.min(np.where(finite, losses, np.inf), axis=0)
+        high = np.max(np.where(finite, losses, -np.inf), axis=0)
+        low, high = np.where(np.isfinite(low), low, 0.0), np.where(np.isfinite(high), high, 1.0)
+        return (np.where(finite, losses, high) - low) / np.where(high > low, high - low, 1.0)
+
+    def fit_objectives(self, pending: list[np.ndarray] | None = None) -> np.ndarray:
+        """Fit one GP per objective to the normalised losses (linearly standardised, so that
+        their predictions keep the geometry of the front) on the rows :meth:`fit` used; call
+        :meth:`fit` first. Acquisitions then get stacked (n, m) means and standard deviations
+        and (n, m, d) derivatives. Returns the predicted normalised losses of ``pending``."""
+        scaled = self.normalised_objectives()
+        rows = self._rows
+        x = self.gp.inputs(np.array(self.vectors)[rows])
+        n, m = len(self.vectors), scaled.shape[1]
+        while len(self._objective_gps) < m:
+            self._objective_gps.append(GaussianProcess(self.numeric, self.categorical,
+                                                       [self.space.params[i].n_choices or 1 for i in self.categorical],
+                                                       min_noise=self.gp.min_noise, nu=self.gp.nu))
+            self._objective_counts.append(-1)
+        offsets, spreads = np.zeros(m), np.ones(m)
+        for k in range(m):
+            y = scaled[rows, k]
+            offsets[k], spreads[k] = float(y.mean()), max(float(y.std()), 1e-9)
+            z = (y - offsets[k]) / spreads[k]
+            gp, fitted = self._objective_gps[k], self._objective_counts[k]
+            if fitted < 0 or (n != fitted and (n <= 100 or n - fitted >= n // 20)):
+                fit_rows = self._subset(np.argsort(z, kind="stable"), _FIT_POINTS)
+                gp.fit_hyperparameters(x.subset(fit_rows), z[fit_rows],
+                                       max_iter=200 if len(fit_rows) < _FIT_POINTS else 50, restart=n < 30)
+                self._objective_counts[k] = n
+            gp.set_data(x, z)
+        self._objective_scale = np.vstack([offsets, spreads])
+        self._use_objectives = True
+        if not pending:
+            return np.zeros((0, m))
+        return self._predict_objectives(self.gp.inputs(np.array(pending)), gradient=False)[0]
+
+    def _predict_objectives(self, inputs: GPInputs, gradient: bool
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        offsets, spreads = self._objective_scale
+        m = len(offsets)
+        gps = self._objective_gps[:m]
+        if not gradient:
+            pairs = [gp.predict(inputs) for gp in gps]
+            mean = np.stack([p[0] for p in pairs], axis=1) * spreads + offsets
+            return mean, np.stack([p[1] for p in pairs], axis=1) * spreads, None, None
+        parts = [gp.predict(inputs, gradient=True) for gp in gps]
+        mean = np.stack([p[0] for p in parts], axis=1) * spreads + offsets
+        std = np.stack([p[1] for p in parts], axis=1) * spreads
+        d_mean = np.stack([p[2] for p in parts], axis=1) * spreads[None, :, None]
+        d_std = np.stack([p[3] for p in parts], axis=1) * spreads[None, :, None]
+        return mean, std, d_mean, d_std
+
+    def ehvi_acquisition(self, pending: list[np.ndarray] | None = None) -> AcquisitionFn:
+        """log expected hypervolume improvement over the feasible front of two objectives, pending
+        points joining that front at their predicted losses; fits the objective GPs."""
+        believed = self.fit_objectives(pending)
+        scaled = self.normalised_objectives()
+        feasible = np.array(self.violations) <= 0
+        front = np.vstack([scaled[feasible], believed]) if len(believed) else scaled[feasible]
+        cells = staircase(front, np.full(2, 1.1))
+
+        def function(mean: np.ndarray, std: np.ndarray, d_mean: np.ndarray | None,
+                     d_std: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+            return log_ehvi_2d(mean, std, cells, d_mean, d_std)
+        return function
+
     def _score(self, acquisition: AcquisitionFn, inputs: GPInputs, gradient: bool
                ) -> tuple[np.ndarray, np.ndarray | None]:
         """Acquisition values (and input gradients) with the log probability of feasibility added;
         that probability alone while no observation is feasible."""
-        if gradient:
+        if self._use_objectives:
+            value, grad = acquisition(*self._predict_objectives(inputs, gradient))
+        elif gradient:
             value, grad = acquisition(*self.gp.predict(inputs, gradient=True))
         else:
             value, grad = acquisition(*self.gp.predict(inputs), None, None)

@@ -6,8 +6,12 @@ configuration maximises log expected improvement (or UCB / probability of improv
 space-filling and local candidates refined by L-BFGS-B. Parallel asks see earlier pending
 configurations at their predicted values.
 
-Several objectives: each ask models a fresh random Chebyshev scalarisation of the normalised
-losses (ParEGO, Knowles 2006), so successive asks aim at different parts of the Pareto front.
+Two objectives (with the default 'ei' utility): one GP per normalised loss, and the next
+configuration maximises the exact log expected hypervolume improvement over the feasible front,
+pending configurations joining that front at their predicted losses. More objectives, or another
+utility: each ask models a fresh random Chebyshev scalarisation of the normalised losses (ParEGO,
+Knowles 2006), so successive asks aim at different parts of the Pareto front; with two, that
+scalarisation still chooses where local candidates start.
 Constraints: a second GP models the violation and the acquisition is weighted by the
 probability of feasibility (see :class:`BayesianOptimizer`).
 """
@@ -105,10 +109,12 @@ class GPTuner(GPTunerBase):
                                               min(self.selection_num_starting_points, _REFINE_BUDGET)))
 
     def _propose(self, optimizer: BayesianOptimizer, pending: list[np.ndarray]) -> list[np.ndarray]:
-        targets = None
+        targets = losses = None
         if self.spec.is_multi:
             losses = np.array(optimizer.objective_losses, dtype=float)
             targets = chebyshev_scalarisation(losses, self._rng.dirichlet(np.ones(losses.shape[1])))
         fitted = optimizer.fit(pending, targets)
         self.fit_quality = rank_correlation(optimizer.gp.loo_means()[:len(fitted)], fitted)
+        if losses is not None and self.utility == "ei" and losses.shape[1] == 2:
+            return optimizer.maximize(optimizer.ehvi_acquisition(pending))
         return optimizer.maximize(optimizer.standard_acquisition(self.utility, self.kappa, self.xi))
