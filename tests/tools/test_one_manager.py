@@ -28,7 +28,7 @@ from nni.storage.manifest import read_manifest
 from nni.storage.sqlite import SqliteStorage
 from nni.tools.nnictl.main import main
 
-RUNS = 20
+RUNS = 10
 
 
 def _managers(experiment_id: str) -> list[psutil.Process]:

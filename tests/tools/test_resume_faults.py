@@ -18,7 +18,7 @@ from nni.experiment.detach import experiment_processes, port_listening, start_ma
 from nni.storage.manifest import read_manifest
 from nni.storage.sqlite import SqliteStorage
 
-RUNS = 20
+RUNS = 10
 MAX_TRIALS = 6
 
 
