@@ -123,25 +123,26 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         trial_dir = Path(spec.trial_dir)
         stdout_path, stderr_path = trial_dir / "stdout", trial_dir / "stderr"
         running.tail = protocol.MetricTail(trial_dir / protocol.METRICS_FILE)
-        # The folder, its files and the fork-exec are blocking system calls (milliseconds each on a
-        # busy disk): a small pool makes them, so the loop goes on hearing other trials end.
-        await self._blocking(_prepare_trial_dir, trial_dir, spec.parameter_record)
-        if running.killed:
-            self._finish(running, None, CANCELED_BEFORE_START)
-            return
         function = function_of(spec.command)
         env = self._environment(spec, running.gpus)
+        # The folder, its files and the fork-exec are blocking system calls (milliseconds each on a
+        # busy disk): a small pool makes them, one call per trial, so the loop goes on hearing ends.
         try:
             if function is not None:  # a function trial: forked from a warm server, see function_pool
-                running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id, trial_dir)
-                running.pid = running.function.pid
+                await self._blocking(_prepare_trial_dir, trial_dir, spec.parameter_record)
+                if not running.killed:
+                    running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id,
+                                                                   trial_dir)
+                    running.pid = running.function.pid
             else:
                 script = exit_wrapper(spec.command, trial_dir / protocol.EXIT_CODE_FILE)
-                running.process = await self._blocking(_start_command, script, spec.code_dir, env,
-                                                       stdout_path, stderr_path)
-                running.pid = running.process.pid
+                running.process = await self._blocking(_launch, running, script, env, stdout_path, stderr_path)
+                running.pid = None if running.process is None else running.process.pid
         except (OSError, FunctionPoolError) as error:
             self._finish(running, None, f"could not start the trial command: {error}")
+            return
+        if running.pid is None:
+            self._finish(running, None, CANCELED_BEFORE_START)
             return
         if running.killed:  # kill() arrived while the process was being created
             self._spawn(_terminate_group(running.pid), f"killing trial {spec.trial_id}")
@@ -236,12 +237,17 @@ def _prepare_trial_dir(trial_dir: Path, parameter_record: dict[str, Any]) -> Non
     protocol.write_parameter_file(trial_dir, parameter_record)
 
 
-def _start_command(script: str, code_dir: Path, env: dict[str, str], stdout_path: Path,
-                   stderr_path: Path) -> subprocess.Popen[bytes]:
-    """The trial's shell in a session of its own (its process group is what a kill signals)."""
+def _launch(running: _Running, script: str, env: dict[str, str], stdout_path: Path,
+            stderr_path: Path) -> subprocess.Popen[bytes] | None:
+    """Prepare the trial's folder and start its shell in a session of its own (its process group is
+    what a kill signals); None when the trial was killed before it could start."""
+    spec = running.spec
+    _prepare_trial_dir(Path(spec.trial_dir), spec.parameter_record)
+    if running.killed:
+        return None
     # Popen, not asyncio's subprocess: its child watcher on 3.11 starts a thread per child
     with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
-        return subprocess.Popen(["/bin/sh", "-c", script], cwd=str(code_dir), env=env,
+        return subprocess.Popen(["/bin/sh", "-c", script], cwd=str(spec.code_dir), env=env,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
 
 
