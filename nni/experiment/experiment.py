@@ -452,12 +452,11 @@ class Experiment:
     # -- updates ----------------------------------------------------------------------------------
 
     def _update(self, field: str, value: Any) -> None:
-        """Change ``field`` (one of :data:`~nni.engine.handle.UPDATABLE`) through the manager's REST API;
-        a manager of another process leaves this object's config to be updated here."""
+        """Change ``field`` (one of :data:`~nni.engine.handle.UPDATABLE`) through the manager's REST API,
+        then in this object's config too (the manager works on its own copy)."""
         setting = setting_named(field)
         self._rest().put(f"/experiment?update_type={setting.update_type}", {"params": {field: value}})
-        if self._runner is None:
-            setattr(self.config, setting.attribute, value)
+        setattr(self.config, setting.attribute, value)
 
     def update_trial_concurrency(self, value: int) -> None:
         self._update("trialConcurrency", value)

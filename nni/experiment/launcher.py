@@ -149,7 +149,9 @@ class ExperimentRunner:
         """Parameters of trials to run before the tuner's (``Experiment.enqueue_trial`` before start)."""
         self.mode = mode
         """'create', 'resume' (continue the stored experiment) or 'view' (serve it read-only)."""
-        self.config = config
+        self.config = config.model_copy(deep=True)
+        """The runner's own copy: the default tuner it fills in and live updates stay out of the
+        caller's object (NNI's ``Experiment`` also starts from a copy)."""
         self.port = port
         self.host = host
         self.url_prefix = url_prefix

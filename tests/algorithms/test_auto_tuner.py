@@ -289,5 +289,6 @@ def test_an_experiment_without_a_tuner_runs_with_auto_end_to_end(make_experiment
     trials = experiment.export_data()
     assert len(trials) == 5 and all(isinstance(t.value, float) for t in trials)
     assert experiment.get_experiment_profile()["params"]["tuner"] == {"name": "Auto"}
+    assert "tuner" not in experiment.config.json()  # the user's config is left as written
     log = (experiment.experiment_dir / "log" / "dispatcher.log").read_text()
     assert "Auto: starting with GP: a small continuous/integer space" in log
