@@ -325,9 +325,25 @@ class _SqliteCurves(StoredCurves):
         # SQLite takes the bare columns from the row that holds MAX(seq): the last one stored.
         rows = self._storage._query(
             f"SELECT COUNT(*), MAX(seq), {_METRIC_COLUMNS} FROM metrics WHERE type != 'FINAL' GROUP BY trial_id")
-        with self._storage._decoding():
-            records = self._storage._metric_records([row[2:] for row in rows])
+        try:
+            with self._storage._decoding():
+                records = self._storage._metric_records([row[2:] for row in rows])
+        except StorageError:
+            return self._summaries_around_damage(rows)
         return {record.trial_id: (row[0], record) for row, record in zip(rows, records, strict=True)}
+
+    def _summaries_around_damage(self, rows: list[Any]) -> dict[str, CurveSummary]:
+        """The summaries when some last row is not JSON: that trial keeps its count without a last
+        result (logged), so one damaged row does not hide every other trial's."""
+        readable = [row for row in rows if self._storage._readable(row[7])]
+        for _, seq, trial_id, *_ in (row for row in rows if not self._storage._readable(row[7])):
+            _log.warning("%s: metric row %s (trial %s) is not JSON; its last result is left out of the table",
+                         self._storage.path, seq, trial_id)
+        with self._storage._decoding():
+            records = self._storage._metric_records([row[2:] for row in readable])
+        found: dict[str, CurveSummary] = {row[2]: (row[0], None) for row in rows}
+        found.update((record.trial_id, (row[0], record)) for row, record in zip(readable, records, strict=True))
+        return found
 
     def curve(self, trial_id: str) -> list[MetricRecord]:
         return self.curves([trial_id]).get(trial_id, [])

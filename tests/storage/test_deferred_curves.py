@@ -78,12 +78,20 @@ def test_a_damaged_row_is_a_storage_error_for_one_curve_and_left_out_of_streamed
     view.storage.close()
 
 
-def test_a_damaged_curve_row_is_a_storage_error_when_curves_are_asked_for(tmp_path: Path) -> None:
+def test_a_damaged_last_curve_row_costs_only_that_trials_last_result(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_experiment(tmp_path, 5, points=2)
     with sqlite3.connect(tmp_path / "stored" / "db" / "nni.sqlite") as db:
-        db.execute("UPDATE metrics SET data = '{broken' WHERE type = 'PERIODICAL' AND seq = 2")
+        damaged_id, seq = db.execute("SELECT trial_id, MAX(seq) FROM metrics WHERE type = 'PERIODICAL' "
+                                     "GROUP BY trial_id ORDER BY trial_id LIMIT 1").fetchone()
+        db.execute("UPDATE metrics SET data = '{broken' WHERE seq = ?", (seq,))
     view = ViewEngine("stored", tmp_path / "stored")
-    assert len(view.trials) == 5  # the table is still served
-    with pytest.raises(StorageError, match="not an NNI experiment database"):
-        asyncio.run(view.curves_loaded())
+    assert len(view.trials) == 5  # the table is served at once
+    asyncio.run(view.curves_loaded())  # and the other trials' summaries load
+    summaries = {t.trial_id: view.curve_summary(t) for t in view.trials.values()}
+    assert summaries[damaged_id] == (2, None)
+    assert all(count == 2 and last is not None for trial_id, (count, last) in summaries.items() if trial_id != damaged_id)
+    assert f"metric row {seq} (trial {damaged_id}) is not JSON" in caplog.text
+    with pytest.raises(StorageError, match="not an NNI experiment database"):  # its whole curve is unreadable
+        view.curve(view.trials[damaged_id])
     view.storage.close()
