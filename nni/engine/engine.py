@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import itertools
 import json
 import logging
 import secrets
 import string
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,6 +113,8 @@ class Engine(ExperimentReadout):
         """The WAITING and RUNNING trials, kept as statuses change: scheduling never scans every trial."""
         self._tuner_created = 0
         """How many trials count against maxTrialNumber (see :meth:`_created_by_tuner`)."""
+        self._status_counts: Counter[TrialStatus] = Counter()
+        """Trials per status, kept as statuses change: job statistics never scan every trial."""
         self.search_space: dict[str, Any] = {}
         self.start_time_ms = _now_ms()
         self.end_time_ms: int | None = None
@@ -241,7 +244,8 @@ class Engine(ExperimentReadout):
             return []
         if not self._changes or self._changes[0].seq > after + 1:
             return [Change(self.revision, "reset")]
-        return [c for c in self._changes if c.seq > after]
+        # seqs in the feed are consecutive: the first wanted sits at a known offset
+        return list(itertools.islice(self._changes, after + 1 - self._changes[0].seq, None))
 
     # -- state changes (the only place trial and experiment state change) ---------------------
 
@@ -265,10 +269,11 @@ class Engine(ExperimentReadout):
             self.trackers.experiment_status(status)
 
     def _update_trial(self, trial: Trial, kind: str, **fields: Any) -> None:
+        previous = trial.status
         for key, value in fields.items():
             setattr(trial, key, value)
         if "status" in fields:
-            self._track_activity(trial)
+            self._track_activity(trial, previous)
         self.storage.append_trial_event(trial, kind, fields)
         self._changed_now("trial", trial.trial_id)
 
@@ -321,12 +326,19 @@ class Engine(ExperimentReadout):
 
     # -- scheduling -------------------------------------------------------------------------------
 
-    def _track_activity(self, trial: Trial) -> None:
-        """Keep ``trial`` in the active index exactly while its status is WAITING or RUNNING."""
+    def _track_activity(self, trial: Trial, previous: TrialStatus | None) -> None:
+        """Keep ``trial`` in the active index exactly while its status is WAITING or RUNNING, and the
+        counts per status current (``previous``: its status before, None for a new trial)."""
+        if previous is not None:
+            self._status_counts[previous] -= 1
+        self._status_counts[trial.status] += 1
         if trial.status in _ACTIVE:
             self._active_trials[trial.trial_id] = trial
         else:
             self._active_trials.pop(trial.trial_id, None)
+
+    def statistics(self) -> dict[str, int]:
+        return {status.value: count for status, count in self._status_counts.items() if count > 0}
 
     def _active(self) -> list[Trial]:
         return list(self._active_trials.values())
@@ -410,7 +422,7 @@ class Engine(ExperimentReadout):
                       retry_of=None if again is None else again.trial_id, attempt=attempt)
         trial.message = self._label(trial)
         self.trials[trial.trial_id] = trial
-        self._track_activity(trial)
+        self._track_activity(trial, None)
         self._tuner_created += not trial.customized and trial.retry_of is None
         _logger.info("trial %s (#%d) created with %s parameters: %s%s", trial.trial_id, sequence_id, source,
                      short_repr(parameters), f" ({trial.message})" if trial.message else "")
@@ -780,6 +792,7 @@ class Engine(ExperimentReadout):
         self._resumed_at_ms = _now_ms()
         self.trials = {t.trial_id: t for t in self.storage.load_trials()}
         self._active_trials = {i: t for i, t in self.trials.items() if t.status in _ACTIVE}
+        self._status_counts = Counter(t.status for t in self.trials.values())
         self._tuner_created = sum(1 for t in self.trials.values() if not t.customized and t.retry_of is None)
         self._next_parameter_id = max([int(profile.get("next_parameter_id") or 0)]
                                       + [max(t.parameter_id, t.sequence_id) + 1 for t in self.trials.values()])

@@ -68,10 +68,12 @@ def test_a_resume_after_a_crash_adopts_live_trials_and_reruns_lost_ones(tmp_path
         assert service.adopted == [alive] and [s.trial_id for s in service.submitted] == [lost]
         assert engine.trials[lost].status == TrialStatus.WAITING
         assert engine.trials[lost].message == "re-run after resume"
+        assert engine.statistics() == {"RUNNING": 1, "WAITING": 1}  # counted from the stored trials
         service.release(alive)
         service.release(lost)
         await wait_for(engine, lambda: engine.status == ExperimentStatus.DONE)
         assert all(t.status == TrialStatus.SUCCEEDED for t in engine.trials.values()) and len(engine.trials) == 2
+        assert engine.statistics() == {"SUCCEEDED": 2}
         await finish(engine)
     run(second)
     assert stored_statuses(tmp_path, alive) == ["WAITING", "RUNNING", "SUCCEEDED"]

@@ -47,6 +47,7 @@ def test_a_failed_trial_is_retried_with_its_parameter_id_and_the_tuner_hears_onc
         for trial in trials:
             by_id.setdefault(trial.parameter_id, []).append(trial.status)
         assert list(by_id.values()) == [[TrialStatus.FAILED, TrialStatus.SUCCEEDED]] * 2
+        assert engine.statistics() == {"FAILED": 2, "SUCCEEDED": 2}  # kept as statuses changed, no scan
         assert sorted(t.sequence_id for t in trials) == [0, 1, 2, 3]  # every row has its own number
         for failed in (t for t in trials if t.status == TrialStatus.FAILED):
             retry = next(t for t in trials if t.retry_of == failed.trial_id)

@@ -252,3 +252,19 @@ def test_the_spec_carries_the_parameter_record_and_experiment_id(tmp_path: Path)
         assert spec.env == {"NNI_EXP_ID": "memexp"} and spec.trial_dir == tmp_path / "trials" / trial.trial_id
         await finish(engine)
     run(body)
+
+
+def test_the_change_feed_answers_from_any_point_it_holds_and_resets_past_it(tmp_path: Path) -> None:
+    async def body() -> None:
+        engine = make_engine(tmp_path, MemoryService(), ScriptedTuner())
+        held = engine._changes.maxlen
+        assert held is not None
+        for _ in range(held + 5):  # the oldest five fall out of the feed
+            engine._changed_now("trial", "t")
+        last = engine.revision
+        assert [c.seq for c in await engine.wait_changes(last - 3, 0)] == [last - 2, last - 1, last]
+        assert len(await engine.wait_changes(5, 0)) == held  # exactly the oldest it holds, onwards
+        assert [c.kind for c in await engine.wait_changes(4, 0)] == ["reset"]
+        assert await engine.wait_changes(last, 0) == []
+        engine.storage.close()
+    run(body)
