@@ -36,6 +36,15 @@ candidates around the best points and gradient refinement do the fine search ins
 _REFINE_BUDGET = 8
 """L-BFGS-B starts per ask at most, whatever ``selection_num_starting_points`` asks for (NNI: 250)."""
 
+_FULL_EFFORT_PENDING = 8
+"""Up to this many pending configurations every ask searches the acquisition fully; beyond, the
+candidates shrink in proportion and the gradient refinements with the square of the excess, so
+that a batch of hundreds costs seconds, not minutes (wide batches are exploratory anyway)."""
+
+_PENDING_LIAR: float | None = None
+"""Pending configurations are believed at this quantile of the transformed targets (a constant
+liar); None: at their predicted values (kriging believer)."""
+
 _PAREGO_RHO = 0.05
 """Weight of the linear term in the augmented Chebyshev scalarisation: keeps weakly dominated
 points from scoring as well as the points that dominate them."""
@@ -113,8 +122,15 @@ class GPTuner(GPTunerBase):
         if self.spec.is_multi:
             losses = np.array(optimizer.objective_losses, dtype=float)
             targets = chebyshev_scalarisation(losses, self._rng.dirichlet(np.ones(losses.shape[1])))
-        fitted = optimizer.fit(pending, targets)
+        fitted = optimizer.fit(pending, targets, _PENDING_LIAR)
         self.fit_quality = rank_correlation(optimizer.gp.loo_means()[:len(fitted)], fitted)
+        n_candidates, n_refine = optimizer.n_candidates, optimizer.n_refine
+        if len(pending) > _FULL_EFFORT_PENDING:
+            share = _FULL_EFFORT_PENDING / len(pending)
+            n_candidates = max(256, int(n_candidates * share))
+            n_refine = int(n_refine * share ** 2)
         if losses is not None and self.utility == "ei" and losses.shape[1] == 2:
-            return optimizer.maximize(optimizer.ehvi_acquisition(pending))
-        return optimizer.maximize(optimizer.standard_acquisition(self.utility, self.kappa, self.xi))
+            acquisition = optimizer.ehvi_acquisition(pending)
+        else:
+            acquisition = optimizer.standard_acquisition(self.utility, self.kappa, self.xi)
+        return optimizer.maximize(acquisition, n_candidates, n_refine)
