@@ -1,5 +1,6 @@
 """GP asks with pending configurations: the model is conditioned on new pending points by block
-updates instead of refitted, and wide batches search the acquisition with a shrinking effort."""
+updates instead of refitted, pending points count towards the initial design, and wide batches
+search the acquisition with a shrinking effort."""
 
 from __future__ import annotations
 
@@ -87,6 +88,18 @@ def test_pending_points_are_conditioned_on_at_their_liar_or_believed_values() ->
     optimizer.fit(pending[:1])
     np.testing.assert_allclose(optimizer.gp.predict(optimizer.gp.inputs(np.array(pending[1:])))[0], believed[1:],
                                rtol=1e-6, atol=1e-9)
+
+
+def test_pending_configurations_count_towards_the_initial_design() -> None:
+    tuner = GPTuner(optimize_mode="minimize", cold_start_num=6, selection_num_warm_up=128, seed=1)
+    tuner.update_search_space(SPACE)
+    first = tuner.generate_multiple_parameters(list(range(4)))
+    for pid, params in enumerate(first):
+        tuner.receive_trial_result(pid, params, _loss(params))
+    tuner.generate_multiple_parameters([4, 5])
+    assert tuner.fit_quality is None  # 4 results and 1 pending: still designing
+    tuner.generate_parameters(6)  # 4 results and 2 pending make 6
+    assert tuner.fit_quality is not None
 
 
 def test_wide_batches_search_with_less_effort(monkeypatch: pytest.MonkeyPatch) -> None:
