@@ -80,9 +80,9 @@ class BayesianOptimizer:
         self._fits = 0
         self._fitted_y = np.zeros(0)
         self._fitted_targets = np.zeros(0)
-        self._fitted_liar: float | None = None
+        self._fitted_pessimism = 0.0
         self._fitted_pending: list[np.ndarray] = []
-        """What the model was last conditioned on: transformed targets, raw targets, liar, pending."""
+        """What the model was last conditioned on: transformed targets, raw targets, pessimism, pending."""
         self._rows = np.zeros(0, dtype=int)
         self._objective_gps: list[GaussianProcess] = []
         self._objective_counts: list[int] = []
@@ -152,11 +152,11 @@ class BayesianOptimizer:
         return np.sort(np.concatenate([best, rest]))
 
     def fit(self, pending: list[np.ndarray] | None = None, targets: np.ndarray | None = None,
-            liar: float | None = None) -> np.ndarray:
+            pessimism: float = 0.0) -> np.ndarray:
         """Fit the GP to the observations' losses, or to ``targets`` in their place (hyperparameters
         refitted when new data arrived), the violation GP when some are infeasible, and condition
-        the first on pending points: at their predicted values (kriging believer), or with
-        ``liar`` at that quantile of the transformed targets (a constant liar).
+        the first on pending points believed at their predicted mean plus ``pessimism`` standard
+        deviations (0: the kriging believer).
 
         When only pending points were added since the last call, the model is kept and conditioned
         on the new ones alone: a batch of asks costs one fit, not one per ask.
@@ -164,8 +164,8 @@ class BayesianOptimizer:
         Returns the transformed targets of the observations used.
         """
         losses = np.array(self.losses if targets is None else targets, dtype=float)
-        if pending and self._extends_last_fit(losses, pending, liar):
-            self._condition_on_pending(pending[len(self._fitted_pending):], liar)
+        if pending and self._extends_last_fit(losses, pending, pessimism):
+            self._condition_on_pending(pending[len(self._fitted_pending):], pessimism)
             self._fitted_pending = list(pending)
             return self._fitted_y
         violations = np.array(self.violations)
@@ -191,30 +191,27 @@ class BayesianOptimizer:
         means = self.gp.train_mean()
         self._incumbent = float(np.min(means[feasible] if self._any_feasible else means))
         self._fit_feasibility(x, violations[rows], fit_rows, refit)
-        self._fitted_y, self._fitted_targets, self._fitted_liar = y, losses, liar
+        self._fitted_y, self._fitted_targets, self._fitted_pessimism = y, losses, pessimism
         self._fitted_pending = list(pending or [])
         if pending:
-            self._condition_on_pending(pending, liar)
+            self._condition_on_pending(pending, pessimism)
         return y
 
-    def _extends_last_fit(self, losses: np.ndarray, pending: list[np.ndarray], liar: float | None) -> bool:
+    def _extends_last_fit(self, losses: np.ndarray, pending: list[np.ndarray], pessimism: float) -> bool:
         """Whether the model last fitted saw these observations and targets, and pending points
         that begin the list ``pending`` (configurations are handed out and pend in order)."""
         done = self._fitted_pending
         return (len(self._fitted_targets) == len(losses) == len(self.losses)
-                and liar == self._fitted_liar and len(done) <= len(pending)
+                and pessimism == self._fitted_pessimism and len(done) <= len(pending)
                 and np.array_equal(self._fitted_targets, losses, equal_nan=True)
                 and all(np.array_equal(a, b, equal_nan=True) for a, b in zip(done, pending[:len(done)], strict=True)))
 
-    def _condition_on_pending(self, pending: list[np.ndarray], liar: float | None) -> None:
+    def _condition_on_pending(self, pending: list[np.ndarray], pessimism: float) -> None:
         if not pending:
             return
         fake = self.gp.inputs(np.array(pending))
-        if liar is None:
-            values = self.gp.predict(fake)[0]
-        else:
-            values = np.full(len(pending), float(np.quantile(self._fitted_y, liar)))
-        self.gp.add_data(fake, values)
+        mean, std = self.gp.predict(fake)
+        self.gp.add_data(fake, mean + pessimism * std)
 
     def _fit_feasibility(self, x: GPInputs, violations: np.ndarray, fit_rows: np.ndarray, refit: bool) -> None:
         """Model log(1 + violation / typical violation), standardised; feasible means below the
