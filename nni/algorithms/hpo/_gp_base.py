@@ -109,7 +109,9 @@ class GPTunerBase(BuiltinTuner):
             return repeat
         pending = list(self._pending.values())
         finite = [i for i, loss in enumerate(optimizer.losses) if math.isfinite(loss)]
-        if len(finite) < self.cold_start_num or len({optimizer.losses[i] for i in finite}) < 2:
+        # pending configurations count towards the initial design: a batch that starts before
+        # cold_start_num results would otherwise spend all of itself on design points too
+        if len(finite) + len(pending) < self.cold_start_num or len({optimizer.losses[i] for i in finite}) < 2:
             candidates = list(optimizer.design_points(1)) + list(optimizer.space_filling(16))
         else:
             candidates = self._propose(optimizer, pending)

@@ -78,6 +78,11 @@ class BayesianOptimizer:
         self._any_feasible = True
         self._fitted_count = -1
         self._fits = 0
+        self._fitted_y = np.zeros(0)
+        self._fitted_targets = np.zeros(0)
+        self._fitted_pessimism = 0.0
+        self._fitted_pending: list[np.ndarray] = []
+        """What the model was last conditioned on: transformed targets, raw targets, pessimism, pending."""
         self._rows = np.zeros(0, dtype=int)
         self._objective_gps: list[GaussianProcess] = []
         self._objective_counts: list[int] = []
@@ -146,14 +151,23 @@ class BayesianOptimizer:
         rest = self.rng.choice(order[limit // 3:], size=limit - len(best), replace=False)
         return np.sort(np.concatenate([best, rest]))
 
-    def fit(self, pending: list[np.ndarray] | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+    def fit(self, pending: list[np.ndarray] | None = None, targets: np.ndarray | None = None,
+            pessimism: float = 0.0) -> np.ndarray:
         """Fit the GP to the observations' losses, or to ``targets`` in their place (hyperparameters
         refitted when new data arrived), the violation GP when some are infeasible, and condition
-        the first on pending points at their predicted values (kriging believer).
+        the first on pending points believed at their predicted mean plus ``pessimism`` standard
+        deviations (0: the kriging believer).
+
+        When only pending points were added since the last call, the model is kept and conditioned
+        on the new ones alone: a batch of asks costs one fit, not one per ask.
 
         Returns the transformed targets of the observations used.
         """
         losses = np.array(self.losses if targets is None else targets, dtype=float)
+        if pending and self._extends_last_fit(losses, pending, pessimism):
+            self._condition_on_pending(pending[len(self._fitted_pending):], pessimism)
+            self._fitted_pending = list(pending)
+            return self._fitted_y
         violations = np.array(self.violations)
         self.targets = losses
         self._use_objectives = False
@@ -177,11 +191,27 @@ class BayesianOptimizer:
         means = self.gp.train_mean()
         self._incumbent = float(np.min(means[feasible] if self._any_feasible else means))
         self._fit_feasibility(x, violations[rows], fit_rows, refit)
+        self._fitted_y, self._fitted_targets, self._fitted_pessimism = y, losses, pessimism
+        self._fitted_pending = list(pending or [])
         if pending:
-            fake = self.gp.inputs(np.array(pending))
-            believed = self.gp.predict(fake)[0]
-            self.gp.set_data(x.append(fake), np.concatenate([y, believed]))
+            self._condition_on_pending(pending, pessimism)
         return y
+
+    def _extends_last_fit(self, losses: np.ndarray, pending: list[np.ndarray], pessimism: float) -> bool:
+        """Whether the model last fitted saw these observations and targets, and pending points
+        that begin the list ``pending`` (configurations are handed out and pend in order)."""
+        done = self._fitted_pending
+        return (len(self._fitted_targets) == len(losses) == len(self.losses)
+                and pessimism == self._fitted_pessimism and len(done) <= len(pending)
+                and np.array_equal(self._fitted_targets, losses, equal_nan=True)
+                and all(np.array_equal(a, b, equal_nan=True) for a, b in zip(done, pending[:len(done)], strict=True)))
+
+    def _condition_on_pending(self, pending: list[np.ndarray], pessimism: float) -> None:
+        if not pending:
+            return
+        fake = self.gp.inputs(np.array(pending))
+        mean, std = self.gp.predict(fake)
+        self.gp.add_data(fake, mean + pessimism * std)
 
     def _fit_feasibility(self, x: GPInputs, violations: np.ndarray, fit_rows: np.ndarray, refit: bool) -> None:
         """Model log(1 + violation / typical violation), standardised; feasible means below the
@@ -431,7 +461,7 @@ class BayesianOptimizer:
 
         Candidates: a Sobol sample and perturbations of the best observations; the best of them,
         others drawn with probability rising with their value, and the best observation are then
-        refined by gradient ascent and exhaustive choice moves.
+        refined by gradient ascent and exhaustive choice moves (none with ``n_refine`` 0).
         """
         total = n_candidates or self.n_candidates
         if len(self.vectors) > _MODEL_POINTS // 2:
@@ -440,9 +470,12 @@ class BayesianOptimizer:
         pool = self.snap(np.vstack([self.space_filling(total - n_local)]
                                    + ([self._local_candidates(n_local)] if n_local else [])))
         values = self._evaluate(acquisition, pool)
+        order = np.argsort(-values, kind="stable")
+        refine = self.n_refine if n_refine is None else n_refine
+        if refine == 0:
+            return [pool[i] for i in order[:64]]
         best = int(np.argmax(values))
         starts = [best]
-        refine = self.n_refine if n_refine is None else n_refine
         if len(self.vectors) > _MODEL_POINTS // 2:
             refine = min(refine, 4)  # each refinement step costs O(n^2) with a large history
         finite = np.isfinite(values)
@@ -458,5 +491,4 @@ class BayesianOptimizer:
             refined.append(self._refine(acquisition, incumbent,
                                         float(self._evaluate(acquisition, incumbent[None, :])[0])))
         refined.sort(key=lambda item: -item[1])
-        order = np.argsort(-values, kind="stable")
         return [vector for vector, _ in refined] + [pool[i] for i in order[:64]]

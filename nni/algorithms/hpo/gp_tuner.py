@@ -4,7 +4,9 @@ The model is a Matern ARD GP on the shared encoding (log scales, normal CDF, cat
 Hamming distance, conditional columns), with a power transform of the targets; the next
 configuration maximises log expected improvement (or UCB / probability of improvement) over
 space-filling and local candidates refined by L-BFGS-B. Parallel asks see earlier pending
-configurations at their predicted values.
+configurations at their predicted mean plus one standard deviation, added to the model by a
+Cholesky block update (a batch costs one model fit); beyond 8 pending the acquisition search
+shrinks, so that hundreds of proposals take seconds.
 
 Two objectives (with the default 'ei' utility): one GP per normalised loss, and the next
 configuration maximises the exact log expected hypervolume improvement over the feasible front,
@@ -35,6 +37,20 @@ candidates around the best points and gradient refinement do the fine search ins
 
 _REFINE_BUDGET = 8
 """L-BFGS-B starts per ask at most, whatever ``selection_num_starting_points`` asks for (NNI: 250)."""
+
+_FULL_EFFORT_PENDING = 8
+"""Up to this many pending configurations every ask searches the acquisition fully; beyond, the
+candidates shrink in proportion and the gradient refinements with the square of the excess, so
+that a batch of hundreds costs seconds, not minutes (wide batches are exploratory anyway)."""
+
+_PENDING_PESSIMISM = 1.0
+"""Pending configurations are believed at their predicted mean plus this many standard deviations.
+The plain kriging believer (0) lets a batch cluster around its first proposal; a constant liar at
+the worst target pushes the rest of the batch far away. One deviation repels only where the model
+is unsure: quick BBOB subset (f1, 3, 6, 8, 10, 15, 17, 21 in d = 2, 5), regret asking 8 at a time
+over sequential at 25 / 50 / 100 evaluations: 0.84 / 0.89 / 1.28, believer 2.27 / 5.98 / 1.90,
+worst-target liar 1.18 / 2.38 / 2.06, median liar 0.74 / 2.64 / 1.42 (with pending points counted
+towards the initial design)."""
 
 _PAREGO_RHO = 0.05
 """Weight of the linear term in the augmented Chebyshev scalarisation: keeps weakly dominated
@@ -113,8 +129,15 @@ class GPTuner(GPTunerBase):
         if self.spec.is_multi:
             losses = np.array(optimizer.objective_losses, dtype=float)
             targets = chebyshev_scalarisation(losses, self._rng.dirichlet(np.ones(losses.shape[1])))
-        fitted = optimizer.fit(pending, targets)
+        fitted = optimizer.fit(pending, targets, _PENDING_PESSIMISM)
         self.fit_quality = rank_correlation(optimizer.gp.loo_means()[:len(fitted)], fitted)
+        n_candidates, n_refine = optimizer.n_candidates, optimizer.n_refine
+        if len(pending) > _FULL_EFFORT_PENDING:
+            share = _FULL_EFFORT_PENDING / len(pending)
+            n_candidates = max(256, int(n_candidates * share))
+            n_refine = int(n_refine * share ** 2)
         if losses is not None and self.utility == "ei" and losses.shape[1] == 2:
-            return optimizer.maximize(optimizer.ehvi_acquisition(pending))
-        return optimizer.maximize(optimizer.standard_acquisition(self.utility, self.kappa, self.xi))
+            acquisition = optimizer.ehvi_acquisition(pending)
+        else:
+            acquisition = optimizer.standard_acquisition(self.utility, self.kappa, self.xi)
+        return optimizer.maximize(acquisition, n_candidates, n_refine)
