@@ -1,10 +1,11 @@
 """A manager process for benchmarks/scale.py, so its CPU time and memory are measured on their own.
 
 ``view DIR ID PORT``: serve a stored experiment read-only (what ``nnictl view`` runs); prints
-``{"serving_s": ...}`` once it answers. ``live DIR PORT TRIALS CONCURRENCY COMMAND``: run an
-experiment of ``COMMAND`` trials with a Random tuner that logs the size of each batch it is asked
-for; prints ``{"batches": [...], "wall_s": ...}`` when every trial has ended. Both then serve until
-stdin closes, so the parent can keep measuring the REST routes.
+``{"serving_s": ...}`` once it answers. ``live DIR PORT TRIALS CONCURRENCY COMMAND [SERVICE]``: run
+an experiment of ``COMMAND`` trials with a Random tuner that logs the size of each batch it is asked
+for, on the local machine or on the training service that the JSON ``SERVICE`` describes (e.g.
+``{"platform": "ray", ...}``); prints ``{"batches": [...], "wall_s": ...}`` when every trial has
+ended. Both then serve until stdin closes, so the parent can keep measuring the REST routes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from nni.algorithms.hpo.random_tuner import RandomTuner  # noqa: E402
 from nni.config import ExperimentConfig  # noqa: E402
+from nni.config.training_services import config_class  # noqa: E402
 from nni.experiment import Experiment  # noqa: E402
 from nni.experiment.launcher import ExperimentRunner  # noqa: E402
 from nni.storage.sqlite import SqliteStorage  # noqa: E402
@@ -57,9 +59,14 @@ def serve_view(folder: Path, experiment_id: str, port: int) -> ExperimentRunner:
     return runner
 
 
-def run_live(folder: Path, port: int, trials: int, concurrency: int, command: str) -> Experiment:
+def run_live(folder: Path, port: int, trials: int, concurrency: int, command: str,
+             service: dict[str, Any] | None = None) -> Experiment:
     tuner = BatchLoggingRandom()
     experiment = Experiment(tuner, "local")
+    if service is not None:
+        platform = config_class(service["platform"])
+        assert platform is not None, service
+        experiment.config.training_service = platform.model_validate(service)
     experiment.config.trial_command = command
     experiment.config.trial_code_directory = str(folder / "code")
     experiment.config.experiment_working_directory = str(folder / "exps")
@@ -84,7 +91,8 @@ def main() -> None:
         sys.stdin.read()
         runner.stop()
     else:
-        experiment = run_live(folder, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        service = json.loads(sys.argv[7]) if len(sys.argv) > 7 else None
+        experiment = run_live(folder, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], service)
         sys.stdin.read()
         experiment.stop()
 

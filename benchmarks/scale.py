@@ -12,6 +12,9 @@ Sections (each prints its figures; the summary table at the end holds them all w
   manager CPU per trial, database size and ``GET trial-jobs`` latency as it grows, SSE catching up.
 * concurrency: ``--concurrency`` local ``sleep`` trials at once: median delay from a slot freeing to
   the next trial's process starting, and the batch sizes the tuner was asked for.
+* ray: the concurrency figures (staggered) on the 2-node test Ray cluster of scripts/services/ray.sh
+  (needs root: it runs in network namespace nni-ray), each trial asking for its share of the 4 CPUs,
+  and the cluster's CPU seconds per trial.
 * ask time: TPE and GP with ``--concurrency`` pending trials.
 * peers: optuna-dashboard on an Optuna study of ``--trials`` trials (first paint of its history
   chart and trial table); NNI 3.0's portal at 10,000 trials (benchmarks/webui.py's measure).
@@ -24,6 +27,8 @@ usage: python benchmarks/scale.py [--quick] [--trials 100000] [--points 10] [--l
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -34,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -376,14 +382,17 @@ STAGGERED = "sleep $((1 + $$ % 3)).$(($$ % 10))"
 identical trials that all end together."""
 
 
-def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: int, command: str, label: str) -> None:
-    """``waves`` x ``concurrency`` local trials of ``command``: the delay from a slot freeing (a trial's
-    end, as the manager records it) to the next trial's start, and how the tuner was asked."""
-    folder = work / f"concurrency-{label}"
+def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: int, command: str, label: str,
+                        service: dict[str, Any] | None = None, section: str = "concurrency") -> None:
+    """``waves`` x ``concurrency`` trials of ``command`` (local, or on the training service ``service``
+    describes): the delay from a slot freeing (a trial's end, as the manager records it) to the next
+    trial's start, and how the tuner was asked."""
+    folder = work / f"{section}-{label}"
     (folder / "code").mkdir(parents=True)
     port = free_port()
     n_trials = concurrency * waves
-    manager = Manager("live", str(folder), str(port), str(n_trials), str(concurrency), command, home=folder)
+    extra = [json.dumps(service)] if service is not None else []
+    manager = Manager("live", str(folder), str(port), str(n_trials), str(concurrency), command, *extra, home=folder)
     try:
         manager.message()
         done = manager.message()
@@ -397,11 +406,13 @@ def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: i
     delays = sorted(s - e for s, e in zip(starts[concurrency:], ends, strict=False))
     median, p90 = float(statistics.median(delays)), float(delays[int(0.9 * (len(delays) - 1))])
     batches = done["batches"]
-    figures.add("concurrency", f"{label}: {n_trials} trials at {concurrency}: wall", done["wall_s"], "s")
-    figures.add("concurrency", f"{label}: median delay, slot free -> trial started", median, "ms",
+    figures.add(section, f"{label}: {n_trials} trials at {concurrency}: wall", done["wall_s"], "s")
+    figures.add(section, f"{label}: median delay, slot free -> trial started", median, "ms",
                 "<= 10 ms", median <= 10)
-    figures.add("concurrency", f"{label}: p90 delay", p90, "ms")
-    figures.add("concurrency", f"{label}: tuner calls / proposals (largest batch)",
+    figures.add(section, f"{label}: p90 delay", p90, "ms")
+    failed = sum(1 for j in jobs if j.get("status") != "SUCCEEDED")
+    figures.add(section, f"{label}: trials that did not succeed", f"{failed}/{len(jobs)}", "", "0", failed == 0)
+    figures.add(section, f"{label}: tuner calls / proposals (largest batch)",
                 f"{len(batches)}/{sum(batches)} ({max(batches)})", "", "batched", max(batches) > 1)
 
 
@@ -417,6 +428,78 @@ def spawn_floor(figures: Figures, count: int) -> None:
         child.wait()
     figures.add("concurrency", f"floor: one bare /bin/sh start (median of {count}, no manager)",
                 float(statistics.median(times)), "ms")
+
+
+RAY_SCRIPT = ROOT / "scripts" / "services" / "ray.sh"
+RAY_NETNS = "nni-ray"
+RAY_ADDRESS = "127.0.0.1:6379"
+RAY_CPUS = 4
+"""CPUs of the test cluster (2 nodes x 2): each trial asks for its share, so ``--concurrency`` fit at once."""
+
+
+@contextlib.contextmanager
+def network_namespace(name: str) -> Iterator[None]:
+    """Run this thread, and the processes it starts, inside network namespace ``name`` (needs root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def enter(fd: int) -> None:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        enter(target)
+        try:
+            yield
+        finally:
+            enter(original)
+    finally:
+        os.close(target)
+        os.close(original)
+
+
+def namespace_cpu_s(name: str) -> float:
+    """CPU seconds of the processes in network namespace ``name``, with their reaped children's."""
+    listed = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    total = 0
+    for pid in listed:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def ray_script(action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(RAY_SCRIPT), action], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAY_PYTHON": sys.executable})
+
+
+def ray_section(figures: Figures, work: Path, concurrency: int, waves: int) -> None:
+    """The concurrency figures on the 2-node test Ray cluster (scripts/services/ray.sh, started here
+    when it is down and stopped again after): each trial asks for ``RAY_CPUS / concurrency`` CPUs."""
+    if os.geteuid() != 0:
+        figures.add("ray", "skipped", "the test cluster needs root (a network namespace)", "")
+        return
+    started_here = ray_script("status").returncode != 0
+    if started_here:
+        up = ray_script("start")
+        if up.returncode != 0:
+            figures.add("ray", "skipped", f"ray.sh start failed: {(up.stdout + up.stderr).strip()[-200:]}", "")
+            return
+    cpus = int(RAY_CPUS / concurrency * 10**4) / 10**4  # Ray counts resources in units of 1e-4
+    service = {"platform": "ray", "address": RAY_ADDRESS, "trialCpuNumber": cpus,
+               "workingDirectory": str(work / "ray-nodes")}
+    try:
+        before = namespace_cpu_s(RAY_NETNS)
+        with network_namespace(RAY_NETNS):
+            concurrency_section(figures, work, concurrency, waves, STAGGERED, "staggered", service, "ray")
+        figures.add("ray", "cluster CPU per trial (driver excluded)",
+                    1000 * (namespace_cpu_s(RAY_NETNS) - before) / (concurrency * waves), "ms")
+    finally:
+        if started_here:
+            ray_script("stop")
 
 
 ASK = """
@@ -580,7 +663,7 @@ def plot_growth(growth: dict[str, dict[int, dict[str, float]]], path: Path) -> N
     print(f"growth plot saved to {path}")
 
 
-SECTIONS = ("view", "live", "concurrency", "ask", "peers")
+SECTIONS = ("view", "live", "concurrency", "ray", "ask", "peers")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -625,6 +708,8 @@ def main(argv: list[str] | None = None) -> None:
             spawn_floor(figures, args.concurrency)
             concurrency_section(figures, work, args.concurrency, 3, STAGGERED, "staggered")
             concurrency_section(figures, work, args.concurrency, 3, "sleep 2", "burst")
+        if "ray" in only:
+            ray_section(figures, work, args.concurrency, 3)
         if "ask" in only:
             ask_section(figures, args.concurrency, 90 if args.quick else 600)
         if "peers" in only and not args.skip_peers:

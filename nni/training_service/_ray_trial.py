@@ -1,13 +1,15 @@
 """What runs inside the Ray task of one trial, on whichever node Ray chose.
 
-The task starts :mod:`._trial_runner` as a child process and yields its messages back to the driver
-(a Ray streaming generator), so metrics and output come back through Ray. A cancelled task
-(``ray.cancel``) asks the runner to kill the trial's process group; a worker killed outright closes
-the runner's stdin, which kills the trial's process group too.
+The task starts :mod:`._trial_runner` as a child process (from a folder holding only it and the two
+modules it imports, isolated from site-packages so that it starts like a bare interpreter) and
+yields its messages back to the driver (a Ray streaming generator), so metrics and output come back
+through Ray. A cancelled task (``ray.cancel``) asks the runner to kill the trial's process group; a
+worker killed outright closes the runner's stdin, which kills the trial's process group too.
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import io
@@ -26,22 +28,49 @@ from typing import Any
 
 __all__ = ["run_trial"]
 
-_RUNNER_SOURCE = Path(__file__).with_name("_trial_runner.py")
+_PACKAGE = Path(__file__).resolve().parents[1]
+_RUNNER_FILES = {
+    "nni_trial_runner.py": "training_service/_trial_runner.py",
+    "nni/__init__.py": None,
+    "nni/runtime/__init__.py": None,
+    "nni/runtime/protocol.py": "runtime/protocol.py",
+    "nni/training_service/__init__.py": None,
+    "nni/training_service/_process.py": "training_service/_process.py",
+}
+"""The runner and the two standard-library modules it imports (None: an empty package file), as a
+folder of their own. ``python -E -s -S`` (no PYTHON* variables, no site-packages) starts it like a
+bare interpreter: about 25 ms of CPU instead of about 95 ms importing nni's packages and the
+site-packages, which a node pays for every trial."""
 _READ_SECONDS = 0.2
 """A blocking read would hold off the KeyboardInterrupt by which Ray cancels a task."""
 
 
-def _runner_copy(base: str) -> str:
-    """The runner script copied out of the package, so that its folder (the package's) is not on its
-    sys.path; named by content so concurrent tasks and versions never clash."""
-    data = _RUNNER_SOURCE.read_bytes()
-    path = os.path.join(base, f"nni_trial_runner-{hashlib.sha256(data).hexdigest()[:12]}.py")
-    if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    return path
+@functools.cache
+def _runner_files() -> tuple[dict[str, bytes], str]:
+    """The bundle's files by relative name, and a digest of them all (read once per worker)."""
+    files = {name: b"" if source is None else (_PACKAGE / source).read_bytes()
+             for name, source in _RUNNER_FILES.items()}
+    digest = hashlib.sha256(b"\0".join(name.encode() + b"\0" + data for name, data in files.items())).hexdigest()
+    return files, digest
+
+
+def _runner_script(base: str) -> str:
+    """The runner script in a folder with the modules it needs (empty package files for the rest),
+    named by content so concurrent tasks and versions never clash."""
+    files, digest = _runner_files()
+    folder = os.path.join(base, f"nni-trial-runner-{digest[:12]}")
+    if not os.path.isdir(folder):
+        os.makedirs(base, exist_ok=True)
+        part = tempfile.mkdtemp(prefix="runner-part-", dir=base)
+        for name, data in files.items():
+            os.makedirs(os.path.join(part, os.path.dirname(name)), exist_ok=True)
+            with open(os.path.join(part, name), "wb") as f:
+                f.write(data)
+        try:
+            os.rename(part, folder)
+        except OSError:  # another task on this node made it first
+            shutil.rmtree(part, ignore_errors=True)
+    return os.path.join(folder, "nni_trial_runner.py")
 
 
 def _user() -> str:
@@ -94,7 +123,8 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     launch = {"launch": {"trial_dir": trial_dir, "code_dir": code_dir, "command": request["command"], "env": env,
                          "parameter_record": request["parameter_record"], "detach": False,
                          "kill_grace": request.get("kill_grace", 3.0)}}
-    runner = subprocess.Popen([sys.executable, _runner_copy(base)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    runner = subprocess.Popen([sys.executable, "-E", "-s", "-S", _runner_script(base)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
     assert runner.stdin is not None and runner.stdout is not None
     runner.stdin.write((json.dumps(launch) + "\n").encode())
     runner.stdin.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import signal
@@ -48,6 +49,14 @@ def _python3_imports_nni(env: dict[str, str], cwd: str) -> bool:
 _POLL_SECONDS = 0.1
 _STARTER_THREADS = 4
 """Threads that prepare trial folders and start processes: enough to overlap their system calls."""
+_INLINE_COST_SECONDS = 0.003
+_INLINE_BUDGET_SECONDS = 0.1
+_INLINE_WINDOW_SECONDS = 1.0
+"""A start runs on the loop itself while starts have been cheap (a moving average under
+``_INLINE_COST_SECONDS``), none waits in the pool and those on the loop took under
+``_INLINE_BUDGET_SECONDS`` of it over about the last ``_INLINE_WINDOW_SECONDS``: on an idle machine a
+start costs about 1 ms, less than the pool's two thread hand-offs, but on a busy one 15 ms or more,
+and a loop making a hundred of those a second would hear no ends."""
 _T = TypeVar("_T")
 _KILL_GRACE_SECONDS = 3.0
 
@@ -74,6 +83,10 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         self._put_own_python_first: bool | None = None
         self._poller: asyncio.Task[None] | None = None
         self._starter: ThreadPoolExecutor | None = None
+        self._pooled_starts = 0
+        self._start_cost = 0.0
+        self._inline_spent = 0.0
+        self._inline_at = time.monotonic()
 
     def _session_ids(self) -> set[int]:
         return {r.pid for r in self._trials.values() if r.pid is not None}
@@ -126,17 +139,17 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
         function = function_of(spec.command)
         env = self._environment(spec, running.gpus)
         # The folder, its files and the fork-exec are blocking system calls (milliseconds each on a
-        # busy disk): a small pool makes them, one call per trial, so the loop goes on hearing ends.
+        # busy disk): one call per trial, on the loop while that is cheap, else on a small pool.
         try:
             if function is not None:  # a function trial: forked from a warm server, see function_pool
-                await self._blocking(_prepare_trial_dir, trial_dir, spec.parameter_record)
+                await self._start_call(_prepare_trial_dir, trial_dir, spec.parameter_record)
                 if not running.killed:
                     running.function = await self._functions.start(function, spec.code_dir, env, spec.trial_id,
                                                                    trial_dir)
                     running.pid = running.function.pid
             else:
                 script = exit_wrapper(spec.command, trial_dir / protocol.EXIT_CODE_FILE)
-                running.process = await self._blocking(_launch, running, script, env, stdout_path, stderr_path)
+                running.process = await self._start_call(_launch, running, script, env, stdout_path, stderr_path)
                 running.pid = None if running.process is None else running.process.pid
         except (OSError, FunctionPoolError) as error:
             self._finish(running, None, f"could not start the trial command: {error}")
@@ -217,10 +230,39 @@ class LocalTrainingService(ServiceBase[LocalConfig, _Running]):
     async def _kill_all(self, trials: list[_Running]) -> None:
         await asyncio.gather(*(self.kill(r.trial_id) for r in trials))
 
-    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+    async def _start_call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` on the loop while starts are cheap and few (see ``_INLINE_COST_SECONDS``), else on
+        the pool."""
+        now = time.monotonic()
+        self._inline_spent *= math.exp((self._inline_at - now) / _INLINE_WINDOW_SECONDS)
+        self._inline_at = now
+        if (self._pooled_starts == 0 and self._start_cost < _INLINE_COST_SECONDS
+                and self._inline_spent < _INLINE_BUDGET_SECONDS):
+            try:
+                return fn(*args)
+            finally:
+                took = time.monotonic() - now
+                self._inline_spent += took
+                self._note_start_cost(took)
         if self._starter is None:
             self._starter = ThreadPoolExecutor(_STARTER_THREADS, thread_name_prefix="nni-trial-start")
-        return await asyncio.get_running_loop().run_in_executor(self._starter, fn, *args)
+        self._pooled_starts += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._starter, self._timed, fn, *args)
+        finally:
+            self._pooled_starts -= 1
+
+    def _timed(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn`` on a pool thread, noting how long it took."""
+        started = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self._note_start_cost(time.monotonic() - started)
+
+    def _note_start_cost(self, seconds: float) -> None:
+        """A moving average of start times (updated from pool threads too: a lost update only blurs it)."""
+        self._start_cost += 0.2 * (seconds - self._start_cost)
 
     async def _close(self) -> None:
         await self._functions.close()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from service_helpers import SLEEPER, Collector, run, spec, wait_group_gone, write_code
 
 from nni.config.training_services import LocalConfig
-from nni.training_service import process_alive
+from nni.training_service import local, process_alive
 from nni.training_service.local import LocalTrainingService
 
 
@@ -105,3 +110,33 @@ def test_many_concurrent_trials_each_have_their_exit_and_metric_recorded(tmp_pat
         end = events.end(trial_id)
         assert end is not None and end.exit_code == i % 3
         assert [m["value"] for m in events.metrics(trial_id)] == [i]
+
+
+def test_starts_run_on_the_loop_while_cheap_and_on_the_pool_when_they_pile_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten starts of 30 ms each (a slow disk): the first on the loop's thread, later ones on the pool."""
+    code = write_code(tmp_path / "code")
+    threads: list[str] = []
+
+    def slow_launch(*args: Any) -> subprocess.Popen[bytes] | None:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.03)
+        return launch(*args)
+    launch = local._launch
+    monkeypatch.setattr(local, "_launch", slow_launch)
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+    ids = [f"t{i}" for i in range(10)]
+
+    async def main() -> str:
+        await service.start(events)
+        for i, trial_id in enumerate(ids):
+            await service.submit(spec(tmp_path, trial_id, code, command="true", sequence_id=i))
+        await events.ended(*ids)
+        await service.stop()
+        return threading.current_thread().name
+
+    loop_thread = run(main())
+    assert all(events.end(t).exit_code == 0 for t in ids)  # type: ignore[union-attr]
+    assert threads[0] == loop_thread
+    assert any(name.startswith("nni-trial-start") for name in threads[1:]), threads
