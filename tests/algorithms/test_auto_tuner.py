@@ -68,12 +68,18 @@ def test_a_small_continuous_space_starts_with_gp(caplog: pytest.LogCaptureFixtur
     assert "Auto: starting with GP: a small continuous/integer space" in caplog.text
 
 
+def test_a_nested_space_of_few_choices_takes_gp() -> None:
+    tuner = _auto(NESTED)
+    asked = _ask_and_tell(tuner, 0, 3)
+    assert tuner.method == "GP" and tuner.switches == [(0, "GP", "a small continuous/integer space and a short history")]
+    assert all(tuner.space.contains(params) for params in asked)  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(("space", "why"), [
-    (NESTED, "the search space has nested choices"),
     (CATEGORICAL, "3 of the 4 parameters are categorical"),
     ({f"x{i}": {"_type": "uniform", "_value": [0, 1]} for i in range(40)}, "40 parameters (GP above 32)"),
 ])
-def test_nested_categorical_or_wide_spaces_take_tpe(space: dict[str, Any], why: str) -> None:
+def test_categorical_or_wide_spaces_take_tpe(space: dict[str, Any], why: str) -> None:
     tuner = _auto(space)
     asked = _ask_and_tell(tuner, 0, 3)
     assert tuner.method == "TPE" and tuner.switches == [(0, "TPE", why)]
@@ -221,7 +227,7 @@ def test_a_finite_space_is_walked_without_repeats_then_ends() -> None:
 def test_a_live_search_space_update_is_taken_by_both_inner_tuners() -> None:
     tuner = _auto(CONTINUOUS)
     _ask_and_tell(tuner, 0, 3)
-    tuner.update_search_space(NESTED)
+    tuner.update_search_space(NESTED | {k: CATEGORICAL[k] for k in "pqr"})  # nested, 4 of 7 categorical
     asked = _ask_and_tell(tuner, 3, 3)
     assert tuner.method == "TPE" and all(tuner.space.contains(p) for p in asked)  # type: ignore[union-attr]
     assert all(inner.space is not None and inner.space.has_nested for inner in tuner.tuners.values())  # type: ignore[attr-defined]
