@@ -27,8 +27,6 @@ usage: python benchmarks/scale.py [--quick] [--trials 100000] [--points 10] [--l
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -39,7 +37,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +46,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "training_service"))  # the Ray section joins the test cluster
+
+from service_helpers import network_namespace  # noqa: E402
 
 import webui  # noqa: E402
 from nni.records import TrialStatus  # noqa: E402
@@ -435,27 +435,6 @@ RAY_NETNS = "nni-ray"
 RAY_ADDRESS = "127.0.0.1:6379"
 RAY_CPUS = 4
 """CPUs of the test cluster (2 nodes x 2): each trial asks for its share, so ``--concurrency`` fit at once."""
-
-
-@contextlib.contextmanager
-def network_namespace(name: str) -> Iterator[None]:
-    """Run this thread, and the processes it starts, inside network namespace ``name`` (needs root)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def enter(fd: int) -> None:
-        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        enter(target)
-        try:
-            yield
-        finally:
-            enter(original)
-    finally:
-        os.close(target)
-        os.close(original)
 
 
 def namespace_cpu_s(name: str) -> float:

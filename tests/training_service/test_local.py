@@ -88,24 +88,26 @@ def test_a_new_manager_adopts_a_trial_that_ended_unwatched(tmp_path: Path) -> No
     assert [m["value"] for m in later.metrics("done") if m["type"] == "FINAL"] == [{"default": 50, "extra": "ok"}]
 
 
+async def _run_all(tmp_path: Path, code: Path, command: str, ids: list[str]) -> Collector:
+    """Submit one trial of ``command`` per id to a fresh local service, wait for every end, stop it."""
+    events = Collector()
+    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
+    await service.start(events)
+    for i, trial_id in enumerate(ids):
+        await service.submit(spec(tmp_path, trial_id, code, command=command, sequence_id=i))
+    await events.ended(*ids)
+    await service.stop()
+    return events
+
+
 def test_many_concurrent_trials_each_have_their_exit_and_metric_recorded(tmp_path: Path) -> None:
     """64 trials at once (each exit is noticed through its own pidfd): every end and metric arrives."""
     code = tmp_path / "code"
     code.mkdir()
     line = '{"type": "FINAL", "sequence": 0, "parameter_id": 0, "timestamp": 1, "value": $NNI_TRIAL_SEQ_ID}'
     command = f"echo \"{line.replace(chr(34), chr(92) + chr(34))}\" >> \"$NNI_SYS_DIR/.nni/metrics\"; exit $((NNI_TRIAL_SEQ_ID % 3))"
-    events = Collector()
-    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
     ids = [f"t{i}" for i in range(64)]
-
-    async def main() -> None:
-        await service.start(events)
-        for i, trial_id in enumerate(ids):
-            await service.submit(spec(tmp_path, trial_id, code, command=command, sequence_id=i))
-        await events.ended(*ids)
-        await service.stop()
-
-    run(main())
+    events = run(_run_all(tmp_path, code, command, ids))
     for i, trial_id in enumerate(ids):
         end = events.end(trial_id)
         assert end is not None and end.exit_code == i % 3
@@ -124,19 +126,15 @@ def test_starts_run_on_the_loop_while_cheap_and_on_the_pool_when_they_pile_up(
         return launch(*args)
     launch = local._launch
     monkeypatch.setattr(local, "_launch", slow_launch)
-    events = Collector()
-    service = LocalTrainingService(LocalConfig(), "exp", tmp_path)
     ids = [f"t{i}" for i in range(10)]
+    loop_thread = ""
 
-    async def main() -> str:
-        await service.start(events)
-        for i, trial_id in enumerate(ids):
-            await service.submit(spec(tmp_path, trial_id, code, command="true", sequence_id=i))
-        await events.ended(*ids)
-        await service.stop()
-        return threading.current_thread().name
+    async def main() -> Collector:
+        nonlocal loop_thread
+        loop_thread = threading.current_thread().name
+        return await _run_all(tmp_path, code, "true", ids)
 
-    loop_thread = run(main())
+    events = run(main())
     assert all(events.end(t).exit_code == 0 for t in ids)  # type: ignore[union-attr]
     assert threads[0] == loop_thread
     assert any(name.startswith("nni-trial-start") for name in threads[1:]), threads

@@ -229,15 +229,7 @@ class GaussianProcess:
         weights = self._weights(self.theta)
         signal, noise = math.exp(self.theta[-2]), math.exp(self.theta[-1]) + self.min_noise
         k = signal * self._kernel(np.sqrt(self._sq_dist(x, x, weights)))[0]
-        jitter = 0.0
-        for _ in range(6):
-            try:
-                chol = cholesky(k + (noise + jitter) * np.eye(len(y)), lower=True, check_finite=False)
-                break
-            except np.linalg.LinAlgError:
-                jitter = max(jitter * 10.0, 1e-8)
-        else:
-            raise np.linalg.LinAlgError("GP kernel matrix is not positive definite")
+        chol = _jittered_cholesky(k, noise)
         self._train, self._y, self._chol = x, y, chol
         self._train_scaled = self._scaled(x, weights)
         self._alpha = cho_solve((chol, True), y, check_finite=False)
@@ -256,15 +248,7 @@ class GaussianProcess:
         inner = signal * self._kernel(np.sqrt(self._sq_dist(x, x, weights)))[0]
         lower = solve_triangular(self._chol, cross, lower=True, check_finite=False)
         schur = inner - lower.T @ lower
-        jitter = 0.0
-        for _ in range(8):
-            try:
-                corner = cholesky(schur + (noise + jitter) * np.eye(len(y)), lower=True, check_finite=False)
-                break
-            except np.linalg.LinAlgError:
-                jitter = max(jitter * 10.0, 1e-8)
-        else:
-            raise np.linalg.LinAlgError("GP kernel matrix is not positive definite")
+        corner = _jittered_cholesky(schur, noise)
         n, m = len(self._y), len(y)
         chol = np.zeros((n + m, n + m))
         chol[:n, :n], chol[n:, :n], chol[n:, n:] = self._chol, lower.T, corner
@@ -331,6 +315,18 @@ class GaussianProcess:
         d_var = -2.0 * np.einsum("inj,in->ij", dk, v)
         d_std = d_var / (2.0 * std[:, None])
         return mean, std, d_mean, d_std
+
+
+def _jittered_cholesky(matrix: np.ndarray, noise: float) -> np.ndarray:
+    """Lower Cholesky factor of ``matrix + noise * I``, adding jitter (1e-8, growing tenfold) while
+    rounding leaves it short of positive definite, as near-duplicate points do."""
+    jitter = 0.0
+    for _ in range(8):
+        try:
+            return cholesky(matrix + (noise + jitter) * np.eye(len(matrix)), lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            jitter = max(jitter * 10.0, 1e-8)
+    raise np.linalg.LinAlgError("GP kernel matrix is not positive definite")
 
 
 def transform_targets(values: np.ndarray) -> np.ndarray:
