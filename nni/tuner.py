@@ -76,7 +76,8 @@ class Tuner(Recoverable):
     def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
         """On a resume, after :meth:`import_data`: what this experiment's tuner handed out that has no
         result, each ``{'parameter_id', 'parameter', 'running'}`` (``running``: its trial runs again
-        and its result will arrive). A tuner that avoids repeats counts them as proposed."""
+        and its result will arrive). A tuner that avoids repeats counts them as proposed. Also called
+        with configurations another tuner handed out for this one (Auto's GP and TPE tell each other)."""
 
     def _on_exit(self) -> None:
         pass

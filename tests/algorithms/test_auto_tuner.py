@@ -176,6 +176,40 @@ def test_a_gp_model_that_fits_keeps_every_ask() -> None:
     assert [plan for _, plan, _ in tuner.switches] == ["GP"]
 
 
+def test_while_gp_and_tpe_take_turns_each_sees_every_pending_configuration_of_a_batch() -> None:
+    tuner = _auto(PLANE, seed=3)
+    _methods(tuner, _rugged, 30)
+    assert tuner.plan == "GP+TPE"
+    batch = tuner.generate_multiple_parameters(list(range(100, 108)))
+    assert len(batch) == 8
+    gp, tpe = tuner.tuners["GP"], tuner.tuners["TPE"]
+    assert set(gp._pending) == set(tpe._pending) == set(tuner.pending) == set(range(100, 108))  # type: ignore[attr-defined]
+    for parameter_id, params in zip(range(100, 104), batch[:4], strict=True):
+        tuner.receive_trial_result(parameter_id, params, _rugged(params))
+    for parameter_id in range(104, 108):
+        tuner.trial_end(parameter_id, False)
+    assert not gp._pending and not tpe._pending and not tuner.pending  # type: ignore[attr-defined]
+    assert len(gp.results) == len(tpe.results) == 34
+
+
+def test_a_resumed_auto_counts_what_it_had_handed_out_in_both_inner_tuners() -> None:
+    first = _auto(CONTINUOUS, seed=2)
+    asked = _ask_and_tell(first, 0, 3)
+    running = first.generate_parameters(3)
+    lost = first.generate_parameters(4)
+    resumed = _auto(CONTINUOUS, seed=2)
+    resumed.import_data([{"parameter": params, "value": _loss(params)} for params in asked])
+    resumed.restore_proposals([{"parameter_id": 3, "parameter": running, "running": True},
+                               {"parameter_id": 4, "parameter": lost, "running": False},
+                               {"parameter_id": 5, "parameter": {"x": 99.0}, "running": True}])
+    assert resumed.pending == {3: running}
+    for inner in resumed.tuners.values():
+        assert running in inner.history and lost in inner.history  # type: ignore[attr-defined]
+        assert set(inner._pending) == {3}  # type: ignore[attr-defined]
+    proposals = [resumed.generate_parameters(parameter_id) for parameter_id in range(6, 16)]
+    assert running not in proposals and lost not in proposals
+
+
 def test_the_same_seed_gives_the_same_proposals_while_gp_and_tpe_take_turns() -> None:
     runs = []
     for _ in range(2):

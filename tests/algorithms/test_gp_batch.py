@@ -140,3 +140,17 @@ def test_batches_are_repeatable_with_a_seed() -> None:
         tuner = _tuner_with_results(7, seed=4)
         batches.append(tuner.generate_multiple_parameters(list(range(100, 112))))
     assert batches[0] == batches[1]
+
+
+def test_configurations_handed_out_elsewhere_are_seen_and_the_running_ones_pending() -> None:
+    tuner = _tuner_with_results(8)
+    running, lost = {"x": 0.3, "y": 0.01, "c": "b"}, {"x": -1.0, "y": 0.5, "c": "a"}
+    tuner.restore_proposals([{"parameter_id": 20, "parameter": running, "running": True},
+                             {"parameter_id": 21, "parameter": lost, "running": False},
+                             {"parameter_id": 22, "parameter": {"x": 0.0, "y": 0.5, "c": "z"}, "running": True}])
+    assert list(tuner._pending) == [20]
+    assert running in tuner.history and lost in tuner.history  # type: ignore[operator]
+    proposals = tuner.generate_multiple_parameters(list(range(30, 36)))
+    assert running not in proposals and lost not in proposals
+    tuner.receive_trial_result(20, running, _loss(running))
+    assert 20 not in tuner._pending

@@ -87,6 +87,17 @@ class GPTunerBase(BuiltinTuner):
         """A trial that ended without a result no longer counts as pending."""
         self._pending.pop(parameter_id, None)
 
+    def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
+        """Count configurations handed out elsewhere as seen, the running ones as pending."""
+        space, _, history = self._require_space()
+        for proposal in proposals:
+            params = proposal["parameter"]
+            if not space.contains(params):
+                continue
+            history.add(params)
+            if proposal["running"]:
+                self._remember_pending(proposal["parameter_id"], params)
+
     # -- asking ------------------------------------------------------------------------------------
 
     def _propose(self, optimizer: BayesianOptimizer, pending: list[np.ndarray]) -> list[np.ndarray]:

@@ -227,20 +227,44 @@ class AutoTuner(BuiltinTuner):
             params: Parameters | None = tuner.generate_parameters(parameter_id, **kwargs)
         except NoMoreTrialError:
             params = None
+        proposer: str | None = method
         if method == "GP":
             self._gp_seconds += time.perf_counter() - started
         if params is None or params in history:
             if params is not None:
                 tuner.trial_end(parameter_id, False)  # its proposal does not run: another one does
+            proposer = None
             params = history.random_unseen(self.rng) if space.is_finite else space.sample(self.rng)
             if params is None:
                 raise NoMoreTrialError("Auto: the search space is exhausted")
         if self._batch_left:
             self._batch_left -= 1
-        history.add(params)
-        self._handed_out.append(params)
-        self.pending[parameter_id] = params
+        self._hand_out(parameter_id, params, running=True)
+        # the other method learns of the proposal as running, so that its constant liar or
+        # believer spreads the next asks away from every pending configuration, not just its own
+        shared = [{"parameter_id": parameter_id, "parameter": params, "running": True}]
+        for name, other in self.tuners.items():
+            if name != proposer:
+                other.restore_proposals(shared)
         return params
+
+    def _hand_out(self, parameter_id: int, params: Parameters, running: bool) -> None:
+        assert self.history is not None
+        self.history.add(params)
+        self._handed_out.append(params)
+        if running:
+            self.pending[parameter_id] = params
+
+    def restore_proposals(self, proposals: list[dict[str, Any]]) -> None:
+        """On a resume: the configurations handed out before are seen, the running ones pending,
+        in Auto and in both inner tuners."""
+        if self.space is None:
+            raise RuntimeError("Auto: update_search_space() must be called before restoring proposals")
+        fitting = [proposal for proposal in proposals if self.space.contains(proposal["parameter"])]
+        for proposal in fitting:
+            self._hand_out(proposal["parameter_id"], proposal["parameter"], proposal["running"])
+        for tuner in self.tuners.values():
+            tuner.restore_proposals(fitting)
 
     def receive_trial_result(self, parameter_id: int, parameters: Parameters, value: TrialMetric,
                              **kwargs: Any) -> None:
