@@ -553,8 +553,8 @@ def nni30_unavailable(names: list[str]) -> dict[str, str]:
         try:
             _run_nni30(METHOD_BY_NAME[name], PROBLEMS["branin"], 0, 12, 1)
         except (subprocess.SubprocessError, OSError, RuntimeError) as error:
-            last = str(error).splitlines()[0]
-            failing[name] = f"NNI 3.0 does not run here ({last})"
+            first_line = str(error).partition("\n")[0] or repr(error)
+            failing[name] = f"NNI 3.0 does not run here ({first_line})"
     return failing
 
 
