@@ -18,8 +18,9 @@ history (5,000 for GP and Auto) closes the report.
 
 ``--quick`` (3 seeds) drops, to stay under 30 minutes on 2 cores: BBOB problems run one seed each
 (instance 1, 2 or 3, rotating over functions and dimensions: 96 runs per method, not 288); our GP
-and Auto, Optuna's GPSampler and every parallel run stop at 100 evaluations, SMAC3 and NNI 3.0's GP
-at 50 (their later columns print "-"); latency takes fewer asks. Every function and dimension stays.
+and Auto, Optuna's GPSampler and every parallel run stop at 100 evaluations, NNI 3.0's GP at 50 and
+SMAC3 (the slowest peer per evaluation) at 25 (their later columns print "-"); latency takes fewer
+asks. Every function and dimension stays.
 ``--cache FILE`` keeps finished runs (saved every 20), so a long run can be resumed or extended
 method by method; ``--functions`` and ``--dims`` pick a BBOB subset.
 NNI 3.0 runs in its own virtualenv (.bench/nni30, created on first use with
@@ -108,7 +109,7 @@ METHODS: list[Method] = [
     Method("optuna_tpe_mv", "Optuna TPE multivariate", "optuna", "tpe_mv"),
     Method("optuna_gp", "Optuna GPSampler", "optuna", "gp", quick_budget=100),
     Method("optuna_cmaes", "Optuna CmaEsSampler", "optuna", "cmaes", continuous_only=True),
-    Method("smac", "SMAC3 HPO facade", "smac", quick_budget=50),
+    Method("smac", "SMAC3 HPO facade", "smac", quick_budget=25),
     Method("hyperopt_tpe", "hyperopt TPE", "hyperopt", "tpe"),
     Method("nni30_tpe", "NNI 3.0 TPE", "nni30", "tpe", latency=True),
     Method("nni30_gp", "NNI 3.0 GP", "nni30", "gp", quick_budget=50),
