@@ -27,6 +27,7 @@ usage: python benchmarks/scale.py [--quick] [--trials 100000] [--points 10] [--l
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -57,7 +58,6 @@ from webui import ARGS, CHROMIUM, CLICK_TO_PAINT, SPACE, build_experiment, free_
 __all__ = ["main"]
 
 WORKER = HERE / "_scale_worker.py"
-NNI30_VENV = Path("/work/nni30")
 TRIAL = "import nni\np = nni.get_next_parameter()\nnni.report_final_result(p.get('x', 0))\n"
 CHARTS = ["metric", "parallel", "duration", "intermediate", "importance", "slice", "contour"]
 REST_LISTS = ["trial-jobs", "metric-data", "export-data"]
@@ -550,13 +550,18 @@ def optuna_section(figures: Figures, n_trials: int, limit: float) -> None:
     """optuna-dashboard (its own process, an in-memory study: the fastest storage it has) in Chromium."""
     from playwright.sync_api import sync_playwright
 
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        figures.add("optuna-dash", "skipped", "optuna-dashboard is not installed: pip install -e '.[bench]'", "")
+        return
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen([sys.executable, "-c", OPTUNA_SERVER, str(n_trials), str(port)], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None
-        server.stdout.readline()
+        if server.stdout.readline().strip() != "ready":
+            figures.add("optuna-dash", "skipped", f"its server exited (status {server.wait()}) before the study was built", "")
+            return
         print(f"optuna study of {n_trials} trials built in {time.perf_counter() - started:.1f} s", flush=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -586,10 +591,6 @@ def optuna_section(figures: Figures, n_trials: int, limit: float) -> None:
 
 
 def nni30_section(figures: Figures, n_trials: int, points: int) -> None:
-    if not (NNI30_VENV / "bin" / "nnictl").exists():
-        figures.add("nni 3.0", "skipped", f"no NNI 3.0 at {NNI30_VENV}", "")
-        return
-    webui.NNI30 = NNI30_VENV
     # NNI 3.0's nnictl inherits this environment: a PYTHONPATH naming this package would shadow its own nni.
     os.environ.pop("PYTHONPATH", None)
     theirs = webui.measure_nni30(synthetic_trials(n_trials, points), 1)

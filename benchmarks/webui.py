@@ -2,9 +2,9 @@
 
 Builds the experiment in this package's SQLite storage, serves it with the view engine (what
 ``nnictl view`` runs) and measures with Playwright, from the click or navigation to the paint:
-the trial table's first page and each chart. Where ``.bench/nni30`` holds a virtualenv with
-``nni==3.0`` (``python3 -m venv .bench/nni30 && .bench/nni30/bin/pip install nni==3.0``), the same
-data is written into NNI's own database format and NNI 3.0's portal is measured side by side.
+the trial table's first page and each chart. Unless ``--skip-nni30``, the same data is written into
+NNI's own database format and NNI 3.0's portal is measured side by side, from the virtualenv
+.bench/nni30 (made with ``pip install nni==3.0`` on first use).
 
 usage: python benchmarks/webui.py [--trials 10000] [--points 50] [--repeat 3] [--screenshots DIR]
 """
@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from peers import NNI30_VENV, ensure_nni30_venv  # noqa: E402
+
 from nni.experiment.config import ExperimentConfig  # noqa: E402
 from nni.experiment.launcher import ExperimentRunner  # noqa: E402
 from nni.records import MetricRecord, Trial, TrialStatus  # noqa: E402
@@ -47,7 +49,6 @@ SPACE = {
     "dropout": {"_type": "uniform", "_value": [0, 0.5]},
     "optimizer": {"_type": "choice", "_value": ["sgd", "adam", "rmsprop"]},
 }
-NNI30 = ROOT / ".bench" / "nni30"
 __all__ = ["build_experiment", "main"]
 
 
@@ -261,9 +262,10 @@ def measure_ours(port: int, repeat: int, screenshots: Path | None) -> dict[str, 
 
 
 def measure_nni30(trials: list[Trial], repeat: int) -> dict[str, float] | str:
-    nnictl = NNI30 / "bin" / "nnictl"
-    if not nnictl.exists():
-        return f"skipped: no NNI 3.0 at {NNI30} (python3 -m venv .bench/nni30 && .bench/nni30/bin/pip install nni==3.0)"
+    reason = ensure_nni30_venv()
+    if reason:
+        return f"skipped: {reason}"
+    nnictl = NNI30_VENV / "bin" / "nnictl"
     from playwright.sync_api import sync_playwright
 
     home = Path(tempfile.mkdtemp(prefix="nni30-home-"))
