@@ -190,3 +190,26 @@ def test_kernel_width_floor_shrinks_with_the_set() -> None:
     same = np.full((3, 2), 0.5)  # no spread: the floor alone sets the width
     assert np.allclose(tuner._bandwidth(same, 2), 0.3 / 4)
     assert np.allclose(tuner._bandwidth(np.full((200, 2), 0.5), 2), 0.3 / 100)
+
+
+def test_discrete_kernels_keep_exploring_as_the_good_set_grows() -> None:
+    """A plain choice keeps a quarter of its kernel on the other options and a randint kernel
+    reaches the neighbouring integers, however many good points agree; a nested choice's share
+    still shrinks, since leaving its option abandons the sub-space learnt so far."""
+    tuner = TpeTuner(seed=0)
+    tuner.update_search_space({
+        "c": {"_type": "choice", "_value": ["a", "b", "c", "d"]},
+        "k": {"_type": "randint", "_value": [0, 20]},
+        "m": {"_type": "choice", "_value": [{"_name": "p", "x": {"_type": "uniform", "_value": [0, 1]}},
+                                            {"_name": "q", "y": {"_type": "uniform", "_value": [0, 1]}}]},
+    })
+    space = tuner.space
+    assert space is not None
+    same = np.stack([space.encode({"c": "a", "k": 10, "m": {"_name": "p", "x": 0.5}})] * 40)
+    model = tuner._model(space, same, np.ones(40))
+    draws = [space.decode(v) for v in model.sample(np.random.default_rng(1), 4000)]
+    other_option = np.mean([d["c"] != "a" for d in draws])
+    assert 0.15 < other_option < 0.3  # 3/4 of the 25% share, plus the prior component's draws
+    assert {9, 11} <= {d["k"] for d in draws}
+    assert np.mean([d["k"] in (9, 11) for d in draws]) > 0.2
+    assert np.mean([d["m"]["_name"] != "p" for d in draws]) < 0.05

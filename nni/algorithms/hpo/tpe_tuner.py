@@ -13,6 +13,8 @@ Our internals (NNI's arguments keep their meaning):
 * the good set is the best 10% (at the default ``gamma``), weighted by rank (1, 1/2, 1/3, ...);
 * kernel bandwidths follow the spread of each set (half of Scott's rule, per dimension), floored
   so the model keeps exploring, and the prior is one more component of weight ``prior_weight``;
+* discrete parameters keep exploring as the history grows: a plain choice's kernel spreads at
+  least a quarter of its mass over the other options, a randint kernel is at least half a step wide;
 * nested choices: a parameter inactive in an observation contributes its prior to that kernel;
 * parallel asks: running configurations get a constant-liar loss (``constant_liar_type``; the
   default 'worst' counts them as bad, so a batch spreads out instead of piling onto one point);
@@ -48,6 +50,8 @@ _logger = logging.getLogger(__name__)
 _LOG_EPS = 1e-300
 _MAX_BAD_COMPONENTS = 256
 """Kernels of the bad density at most (beyond that, a reweighted random subset; see _subsample)."""
+_FLAT_CHOICE_EPS = 0.25
+"""The least share of a plain choice's kernel spread over its other options (see TpeTuner._model)."""
 
 
 LiarType = Literal["best", "worst", "mean"]
@@ -428,10 +432,23 @@ class TpeTuner(SearchSpaceTuner):
         return np.clip(width, 0.3 / min(100.0, n + 1.0), 1.0)
 
     def _model(self, space: SearchSpace, points: np.ndarray, weights: np.ndarray) -> _Parzen:
-        numeric = np.array([not p.is_categorical for p in space.params], dtype=bool)
-        cat_eps = np.where(numeric, 0.0, min(0.5, 1.0 / (len(points) + 1)))
+        """The Parzen density of ``points``, with the discrete parameters kept from collapsing.
+
+        A choice's kernel moves ``1 / (n + 1)`` of its mass to the other options, but at least
+        _FLAT_CHOICE_EPS for a choice of plain values: as the set grew, a shrinking share locked
+        the model onto the first good option and the run stalled (our TPE trailed Optuna's by
+        1.2-1.7x on the ML tasks at 100-200 evaluations). A nested choice keeps the shrinking
+        share, since switching its option abandons the sub-space learnt so far. A randint kernel
+        is at least half an integer wide, so the neighbouring values stay within reach.
+        """
+        params = space.params
+        numeric = np.array([not p.is_categorical for p in params], dtype=bool)
+        share = min(0.5, 1.0 / (len(points) + 1))
+        cat_eps = np.array([0.0 if not p.is_categorical else share if p.is_nested_choice
+                            else max(share, _FLAT_CHOICE_EPS) for p in params])
+        half_cell = np.array([0.5 / max(p.high - p.low, 1.0) if p.integer else 0.0 for p in params])
         return _Parzen(space, points, weights, self.args.prior_weight,
-                       self._bandwidth(points, int(numeric.sum())), cat_eps,
+                       np.maximum(self._bandwidth(points, int(numeric.sum())), half_cell), cat_eps,
                        np.flatnonzero(numeric), np.flatnonzero(~numeric))
 
     def _propose(self, space: SearchSpace, x: np.ndarray, y: np.ndarray, tiers: np.ndarray | None) -> np.ndarray:
