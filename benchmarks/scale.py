@@ -383,10 +383,12 @@ identical trials that all end together."""
 
 
 def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: int, command: str, label: str,
-                        service: dict[str, Any] | None = None, section: str = "concurrency") -> None:
+                        service: dict[str, Any] | None = None, section: str = "concurrency",
+                        delay_target: bool = True) -> None:
     """``waves`` x ``concurrency`` trials of ``command`` (local, or on the training service ``service``
     describes): the delay from a slot freeing (a trial's end, as the manager records it) to the next
-    trial's start, and how the tuner was asked."""
+    trial's start, and how the tuner was asked. The 10 ms target is for slots freeing one at a
+    time; ``delay_target=False`` prints the delay without it (a whole wave ending at once)."""
     folder = work / f"{section}-{label}"
     (folder / "code").mkdir(parents=True)
     port = free_port()
@@ -407,8 +409,8 @@ def concurrency_section(figures: Figures, work: Path, concurrency: int, waves: i
     median, p90 = float(statistics.median(delays)), float(delays[int(0.9 * (len(delays) - 1))])
     batches = done["batches"]
     figures.add(section, f"{label}: {n_trials} trials at {concurrency}: wall", done["wall_s"], "s")
-    figures.add(section, f"{label}: median delay, slot free -> trial started", median, "ms",
-                "<= 10 ms", median <= 10)
+    target, met = ("<= 10 ms", median <= 10) if delay_target else ("", None)
+    figures.add(section, f"{label}: median delay, slot free -> trial started", median, "ms", target, met)
     figures.add(section, f"{label}: p90 delay", p90, "ms")
     failed = sum(1 for j in jobs if j.get("status") != "SUCCEEDED")
     figures.add(section, f"{label}: trials that did not succeed", f"{failed}/{len(jobs)}", "", "0", failed == 0)
@@ -687,7 +689,7 @@ def main(argv: list[str] | None = None) -> None:
         if "concurrency" in only:
             spawn_floor(figures, args.concurrency)
             concurrency_section(figures, work, args.concurrency, 3, STAGGERED, "staggered")
-            concurrency_section(figures, work, args.concurrency, 3, "sleep 2", "burst")
+            concurrency_section(figures, work, args.concurrency, 3, "sleep 2", "burst", delay_target=False)
         if "ray" in only:
             ray_section(figures, work, args.concurrency, 3)
         if "ask" in only:
