@@ -73,11 +73,10 @@ def process_alive(pid: int, *, group: bool = False) -> bool:
     """Whether process ``pid`` (or, with ``group``, any process of group ``pid``) still runs.
 
     A process of another user counts as alive: it exists, we just may not signal it. A zombie (ended,
-    not yet reaped by its parent) does not; a group lives while any of its processes does.
+    not yet reaped by its parent) does not; a group lives while any of its processes does. Zombies
+    matter for groups most: a trial's orphaned children are reaped by pid 1, which may be slow.
     """
     if pid <= 0:  # 0 and negatives would name our own group or all processes
-        return False
-    if not group and _zombie(pid):
         return False
     try:
         if group:
@@ -87,17 +86,41 @@ def process_alive(pid: int, *, group: bool = False) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    state = _proc_state(pid)
+    if not group or state not in (None, "Z") or not _PROC.is_dir():
+        return state != "Z"
+    return _group_runs(pid)
 
 
-def _zombie(pid: int) -> bool:
+_PROC = Path("/proc")
+
+
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` from the state on; None when the process is gone (or no /proc)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        stat = (_PROC / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False  # gone (kill() below says so) or no /proc on this system
-    # the state follows the command name, which is in parentheses and may hold any character
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+        return None
+    # the fields follow the command name, which is in parentheses and may hold any character
+    return stat.rpartition(")")[2].split()
+
+
+def _proc_state(pid: int) -> str | None:
+    """The process's state letter ('Z' for a zombie); None when it is gone or there is no /proc."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def _group_runs(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` other than a zombie exists (its leader being gone)."""
+    wanted = str(pgid)
+    for entry in os.scandir(_PROC):
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields is not None and len(fields) > 2 and fields[2] == wanted and fields[0] != "Z":
+                return True
+    return False
 
 
 def signal_group(pgid: int, signum: int) -> None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from nni.training_service import process_alive
 from nni.training_service.base import (
     TrialEnded,
     TrialEvent,
@@ -171,11 +172,8 @@ def spec(tmp: Path, trial_id: str, code_dir: Path, params: dict[str, Any] | None
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """The product's own check: a group whose processes are all zombies has ended."""
+    return process_alive(pgid, group=True)
 
 
 def wait_group_gone(pgid: int, timeout: float = 10) -> bool:

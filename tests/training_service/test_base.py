@@ -93,6 +93,27 @@ def test_a_zombie_is_not_alive() -> None:
         child.wait()
 
 
+
+def test_a_group_of_zombies_is_gone() -> None:
+    """The leader reaped, a member ended but not reaped: the group has nothing left that runs."""
+    # a group of our session: setpgid may not join a group of another session
+    leader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], process_group=0)
+    member = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], process_group=leader.pid)
+    try:
+        leader.kill()
+        leader.wait()
+        assert process_alive(leader.pid, group=True)  # the member still runs
+        member.kill()
+        deadline = time.monotonic() + 30
+        while process_alive(member.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.killpg(leader.pid, 0)  # the kernel still counts the zombie in the group ...
+        assert not process_alive(leader.pid, group=True)  # ... but nothing of it runs
+    finally:
+        for process in (leader, member):
+            process.kill()
+            process.wait()
+
 # -- ServiceBase -----------------------------------------------------------------------------------
 
 
