@@ -81,21 +81,22 @@ def bind_port(host: str, port: int, wait: float = 0.0) -> socket.socket:
     """
     check_port(port)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     deadline = time.monotonic() + wait
     while True:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+            # two managers may both bind before either listens: the one that listens second learns here
+            sock.listen(128)
             break
         except OSError as error:
+            sock.close()
             if error.errno == errno.EADDRINUSE and time.monotonic() < deadline:
                 time.sleep(0.1)
                 continue
-            sock.close()
             raise RuntimeError(f"Port {port} on {host} is already in use ({error.strerror}); "
                                f"choose another port, e.g. {port + 1}, or 0 for any free port") from None
-    sock.listen(128)
     sock.setblocking(False)
     return sock
 

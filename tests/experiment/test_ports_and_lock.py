@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,3 +135,26 @@ def test_the_lock_names_its_holder_and_ends_with_it(tmp_path: Path, how: str) ->
         holder.kill()
         holder.wait()
     ExperimentLock.acquire("held", tmp_path, "create").release()
+
+
+def test_losing_the_race_between_bind_and_listen_is_a_clean_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two managers can both bind a port (SO_REUSEADDR) before either listens; the second to listen
+    gets the same one-line refusal as a taken port, not a traceback."""
+    from nni.experiment import launcher
+
+    rival = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    rival.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rival.bind(("127.0.0.1", 0))
+    port = rival.getsockname()[1]
+
+    class RivalListensFirst(socket.socket):
+        def listen(self, backlog: int = 128) -> None:
+            rival.listen(1)  # the other manager wins between our bind and our listen
+            super().listen(backlog)
+
+    monkeypatch.setattr(launcher.socket, "socket", RivalListensFirst)
+    try:
+        with pytest.raises(RuntimeError, match=f"Port {port} on 127.0.0.1 is already in use"):
+            launcher.bind_port("127.0.0.1", port)
+    finally:
+        rival.close()
