@@ -88,9 +88,12 @@ def process_alive(pid: int, *, group: bool = False) -> bool:
     except PermissionError:
         pass
     state = _proc_state(pid)
-    if not group or state not in (None, "Z") or not _PROC.is_dir():
+    if not group:
         return state != "Z"
-    return _group_runs(pid)
+    if state not in (None, "Z"):
+        return True  # the leader runs
+    # the leader is a zombie or gone: the group lives while another member runs (no /proc: killpg's word)
+    return _group_runs(pid) if _PROC.is_dir() else True
 
 
 _PROC = Path("/proc")

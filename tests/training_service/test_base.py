@@ -93,7 +93,6 @@ def test_a_zombie_is_not_alive() -> None:
         child.wait()
 
 
-
 def test_a_group_of_zombies_is_gone() -> None:
     """The leader reaped, a member ended but not reaped: the group has nothing left that runs."""
     # a group of our session: setpgid may not join a group of another session
@@ -113,6 +112,7 @@ def test_a_group_of_zombies_is_gone() -> None:
         for process in (leader, member):
             process.kill()
             process.wait()
+
 
 # -- ServiceBase -----------------------------------------------------------------------------------
 
