@@ -1,14 +1,17 @@
-"""What runs inside the Ray task of one trial, on whichever node Ray chose.
+"""What runs on the Ray node where a trial was placed.
 
-The task starts :mod:`._trial_runner` as a child process (from a folder holding only it and the two
-modules it imports, isolated from site-packages so that it starts like a bare interpreter) and
-yields its messages back to the driver (a Ray streaming generator), so metrics and output come back
-through Ray. A cancelled task (``ray.cancel``) asks the runner to kill the trial's process group; a
-worker killed outright closes the runner's stdin, which kills the trial's process group too.
+A trial runs as a :mod:`._trial_runner` child process (from a folder holding only it and the two
+modules it imports, isolated from site-packages so that it starts like a bare interpreter), started
+either by the node's :class:`TrialAgent` (trials without GPUs) or by a Ray task of its own
+(:func:`run_trial`, trials with GPUs). Both yield the runner's messages back to the driver (a Ray
+streaming generator), so metrics and output come back through Ray. A cancelled call
+(``ray.cancel``) asks the runner to kill the trial's process group; a worker killed outright closes
+the runner's stdin, which kills the trial's process group too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import getpass
 import hashlib
@@ -22,11 +25,11 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_trial"]
+__all__ = ["TrialAgent", "run_trial"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _RUNNER_FILES = {
@@ -43,6 +46,10 @@ bare interpreter: about 25 ms of CPU instead of about 95 ms importing nni's pack
 site-packages, which a node pays for every trial."""
 _READ_SECONDS = 0.2
 """A blocking read would hold off the KeyboardInterrupt by which Ray cancels a task."""
+_LINE_LIMIT = 8 << 20
+"""Longest runner message the agent reads: an output chunk (64 KiB) JSON-escaped, with room."""
+_KILL = b'{"kill": true}\n'
+
 
 
 @functools.cache
@@ -101,8 +108,9 @@ def _code_dir(code: dict[str, Any], experiment_base: str) -> str:
     return target
 
 
-def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The Ray task: run one trial command here and yield the runner's messages until it exits."""
+def _prepare(request: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Make the trial's folder and code on this node: the "node" message, the runner's launch
+    request and the base folder of this node's trial folders."""
     import ray
 
     context = ray.get_runtime_context()
@@ -118,13 +126,31 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 "CUDA_VISIBLE_DEVICES": ",".join(gpus)})
     # The worker's Python (which has Ray and nni) comes first, so `python3 trial.py` finds them.
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    yield {"ev": "node", "node_id": context.get_node_id(), "ip": ray.util.get_node_ip_address(),
-           "gpus": gpus, "sys_dir": trial_dir}
+    node = {"ev": "node", "node_id": context.get_node_id(), "ip": ray.util.get_node_ip_address(),
+            "gpus": gpus, "sys_dir": trial_dir}
     launch = {"launch": {"trial_dir": trial_dir, "code_dir": code_dir, "command": request["command"], "env": env,
                          "parameter_record": request["parameter_record"], "detach": False,
                          "kill_grace": request.get("kill_grace", 3.0)}}
-    runner = subprocess.Popen([sys.executable, "-E", "-s", "-S", _runner_script(base)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE)
+    return node, launch, base
+
+
+def _runner_command(base: str) -> list[str]:
+    return [sys.executable, "-E", "-s", "-S", _runner_script(base)]
+
+
+def _message(line: bytes) -> tuple[dict[str, Any], bool]:
+    """A runner's message, and whether it is its last."""
+    message = json.loads(line)
+    return message, message.get("ev") in ("exit", "error")
+
+
+def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Ray task of a trial with GPUs: run its command here and yield the runner's messages
+    until it exits (a task of its own, so that Ray picks the devices and sets
+    ``ray.get_gpu_ids()``)."""
+    node, launch, base = _prepare(request)
+    yield node
+    runner = subprocess.Popen(_runner_command(base), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert runner.stdin is not None and runner.stdout is not None
     runner.stdin.write((json.dumps(launch) + "\n").encode())
     runner.stdin.flush()
@@ -142,14 +168,14 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
             pending += chunk
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
-                message = json.loads(line)
+                message, last = _message(line)
                 yield message
-                if message.get("ev") in ("exit", "error"):
+                if last:
                     return
     except BaseException:
         # Cancelled (KeyboardInterrupt / TaskCancelledError): end the trial's process group first.
         try:
-            runner.stdin.write(b'{"kill": true}\n')
+            runner.stdin.write(_KILL)
             runner.stdin.flush()
             deadline = time.monotonic() + float(request.get("kill_grace", 3.0)) + 2
             while runner.poll() is None and time.monotonic() < deadline:
@@ -164,3 +190,50 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 runner.wait(10)
             except subprocess.TimeoutExpired:
                 runner.kill()
+
+
+class TrialAgent:
+    """One long-lived Ray actor per node (asking for no resources) that runs the trials without
+    GPUs placed there, each as a trial runner child of its own.
+
+    A Ray task per trial holds a Ray worker process per running trial (about 90 MiB and a second of
+    CPU to start), which hundreds of concurrent fractional-CPU trials cannot afford; the trial's
+    resources are held by its placement group instead (see :mod:`.ray`). Cancelling a call
+    (``ray.cancel``) kills the trial's process group; the agent's death closes the runners'
+    stdin, which does the same.
+    """
+
+    async def run(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Run one trial here and yield the runner's messages until it exits."""
+        node, launch, base = await asyncio.to_thread(_prepare, request)
+        yield node
+        runner = await asyncio.create_subprocess_exec(*_runner_command(base), stdin=subprocess.PIPE,
+                                                      stdout=subprocess.PIPE, limit=_LINE_LIMIT)
+        assert runner.stdin is not None and runner.stdout is not None
+        runner.stdin.write((json.dumps(launch) + "\n").encode())
+        try:
+            while True:
+                line = await runner.stdout.readline()
+                if not line:
+                    status = await runner.wait()
+                    yield {"ev": "error", "message": f"the trial runner ended unexpectedly (status {status})"}
+                    return
+                message, last = _message(line)
+                yield message
+                if last:
+                    return
+        except BaseException:
+            # Cancelled: end the trial's process group before the call ends.
+            try:
+                runner.stdin.write(_KILL)
+                await asyncio.wait_for(runner.wait(), float(request.get("kill_grace", 3.0)) + 2)
+            except (OSError, asyncio.TimeoutError):
+                pass  # gone already, or slow: closing its stdin below is what is left
+            raise
+        finally:
+            if runner.returncode is None:
+                runner.stdin.close()  # the runner kills the trial's group when its stdin closes
+                try:
+                    await asyncio.wait_for(runner.wait(), 10)
+                except asyncio.TimeoutError:
+                    runner.kill()

@@ -1,18 +1,26 @@
-"""A Ray cluster (``platform: ray``): each trial runs as one Ray task holding its resources.
+"""A Ray cluster (``platform: ray``): each trial holds its resources through Ray while it runs.
 
 The manager is a Ray driver (``ray.init(address)``). Before the first trial a small task runs on
-every node to check that its Python imports a compatible nni. Each trial is a streaming-generator
-task (:func:`._ray_trial.run_trial`) asking for ``trialCpuNumber`` CPUs, the trial's GPUs and
-``trialResources``, in ``runtimeEnv``. The code directory (minus ``.nniignore``) is put once in
+every node to check that its Python imports a compatible nni. A trial asks for ``trialCpuNumber``
+CPUs, the trial's GPUs and ``trialResources``, in ``runtimeEnv``:
+
+* without GPUs, Ray reserves them as a placement group of one bundle, and the node's long-lived
+  :class:`._ray_trial.TrialAgent` actor (one per node, asking for nothing) starts the trial. A Ray
+  task per trial would hold a Ray worker process per running trial, which hundreds of concurrent
+  fractional-CPU trials cannot afford (at 256 on 2 cores a slot waited 23 s for its worker);
+* with GPUs, it is a streaming-generator task of its own (:func:`._ray_trial.run_trial`), so that
+  Ray picks the devices.
+
+The code directory (minus ``.nniignore``) is put once in
 Ray's object store and unpacked once per node, unless ``runtimeEnv`` names a ``working_dir`` (a URI
 Ray fetches) or sets it to null (the nodes see the code directory at its own path). The task runs
 the trial command through the trial runner and yields its metrics and output back through Ray.
 
-Kill and stop cancel the task (which ends the trial's process group on its node), forcing the
+Kill and stop cancel the call (which ends the trial's process group on its node), forcing a task's
 cancellation when it is not honoured in time; since a forced cancel shows up as a crashed worker or
 an exit by SIGKILL rather than as a cancellation, the service records which trials it killed. A node
-that dies fails its trials with Ray's reason. Trials are owned by the driver, so they end with the
-manager and are not adopted after a restart.
+that dies fails its trials with Ray's reason. Trials, agents and placement groups are owned by the
+driver, so they end with the manager and are not adopted after a restart.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ _logger = logging.getLogger("nni.training_service.ray")
 _KILL_GRACE_SECONDS = 3.0
 _CHECK_TIMEOUT_SECONDS = 180.0
 _CONNECT_TIMEOUT_SECONDS = 10.0
+_AGENT_CONCURRENCY = 100_000
+"""Calls an agent runs at once: every trial placed on its node."""
 
 
 def _ray() -> Any:
@@ -88,6 +98,12 @@ class _RayTrial(TrialRun):
     node_ip: str | None = None
     node_id: str | None = None
     sys_dir: str | None = None
+    agent: Any = None
+    """The node's agent running the trial; None for a trial with GPUs (a task of its own)."""
+    placement: Any = None
+    """The placement group holding the trial's resources, until its end."""
+    placing: asyncio.Task[None] | None = None
+    """Waits for the placement and runs the trial on the agent; cancelled by a kill before it starts."""
 
     def __post_init__(self) -> None:
         self.mirror = TrialMirror(Path(self.spec.trial_dir))
@@ -101,6 +117,9 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         super().__init__(config, experiment_id, experiment_dir)
         self._initialized_here = False
         self._remote: Any = None
+        self._agent_class: Any = None
+        self._agents: dict[str, Any] = {}
+        self._next_node = 0
         self._nodes: list[dict[str, Any]] = []
         self._checked_code: dict[str, str | None] = {}
         self._code_refs: dict[str, tuple[Any, str]] = {}
@@ -121,6 +140,7 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
             if problem:
                 raise TrainingServiceError(problem)
         self._remote = ray.remote(_ray_trial.run_trial)
+        self._agent_class = ray.remote(_ray_trial.TrialAgent)
 
     async def _connect(self, ray: Any) -> None:
         address = self.config.address
@@ -201,6 +221,11 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
             "env": {**spec.env, "NNI_PLATFORM": "ray", "NNI_EXP_ID": self.experiment_id,
                     "NNI_TRIAL_JOB_ID": spec.trial_id, "NNI_TRIAL_SEQ_ID": str(spec.sequence_id)},
         }
+        if not spec.gpu_number:
+            self._set_waiting(spec.trial_id, self._waiting_reason(cpus, 0))
+            trial.placing = self._spawn(self._run_on_agent(trial, request), f"running trial {spec.trial_id} on "
+                                        f"a Ray node", trial)
+            return
         try:
             trial.generator = self._remote.options(
                 num_cpus=cpus, num_gpus=spec.gpu_number, resources=dict(self.config.trial_resources) or None,
@@ -212,12 +237,51 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         self._set_waiting(spec.trial_id, self._waiting_reason(cpus, spec.gpu_number))
         self._spawn(self._consume(trial), f"following the Ray task of trial {spec.trial_id}", trial)
 
+    async def _run_on_agent(self, trial: _RayTrial, request: dict[str, Any]) -> None:
+        """Reserve the trial's resources, then run it on the agent of the node that holds them."""
+        from ray.util.placement_group import placement_group, placement_group_table
+
+        ray = _ray()
+        bundle = {"CPU": self.config.trial_cpu_number, **self.config.trial_resources}
+        bundle = {k: v for k, v in bundle.items() if v}
+        if bundle:
+            try:
+                trial.placement = placement_group([bundle], strategy="STRICT_PACK",
+                                                  name=f"nni-trial-{self.experiment_id}-{trial.trial_id}")
+            except (ValueError, TypeError, ray.exceptions.RayError) as error:
+                self._finish(trial, None, f"Ray refused the placement group: {_first_line(error)}")
+                return
+            await trial.placement.ready()
+            node_id = placement_group_table(trial.placement)["bundles_to_node_id"][0]
+        else:  # nothing to reserve: take the nodes in turn
+            node_id = self._nodes[self._next_node % len(self._nodes)]["NodeID"]
+            self._next_node += 1
+        trial.node_id = node_id
+        trial.node_ip = next((n.get("NodeManagerAddress") for n in self._nodes if n["NodeID"] == node_id), None)
+        trial.agent = self._agent(node_id)
+        trial.generator = trial.agent.run.options(num_returns="streaming").remote(request)
+        trial.placing = None
+        await self._consume(trial)
+
+    def _agent(self, node_id: str) -> Any:
+        """The trial agent of a node, started on first use."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if node_id not in self._agents:
+            self._agents[node_id] = self._agent_class.options(
+                num_cpus=0, max_restarts=0, max_concurrency=_AGENT_CONCURRENCY, runtime_env=self._runtime_env(),
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote()
+        return self._agents[node_id]
+
     async def kill(self, trial_id: str) -> None:
         trial = self._trials.get(trial_id)
         if trial is None or trial.ended:
             return
         trial.killed = True
-        if trial.generator is None:
+        if trial.generator is None:  # still waiting for its placement
+            if trial.placing is not None:
+                trial.placing.cancel()
+            self._finish(trial, None, CANCELED_BEFORE_START)
             return
         _cancel(trial.generator, force=False)
         self._spawn(self._force_later(trial), f"forcing the cancellation of trial {trial_id}")
@@ -226,17 +290,34 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         await asyncio.sleep(_KILL_GRACE_SECONDS + 5)
         if trial.ended:
             return
-        _cancel(trial.generator, force=True)
+        if trial.agent is None:  # Ray cannot force the cancellation of an actor's call
+            _cancel(trial.generator, force=True)
         await asyncio.sleep(5)
         self._finish(trial, None, self._unconfirmed_kill(trial))
 
     def _unconfirmed_kill(self, trial: _RayTrial) -> str:
         return "killed (Ray did not confirm the cancellation)"
 
+    def _release(self, trial: _RayTrial) -> None:
+        if trial.placement is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            try:
+                remove_placement_group(trial.placement)
+            except (_ray().exceptions.RayError, ValueError) as error:
+                _logger.warning("ray: could not remove the placement group of trial %s: %s", trial.trial_id, error)
+            trial.placement = None
+
     async def _close(self) -> None:
         self._code_refs.clear()
+        ray = _ray()
+        for agent in self._agents.values():
+            try:
+                ray.kill(agent)
+            except (ray.exceptions.RayError, ValueError) as error:
+                _logger.warning("ray: could not end a trial agent: %s", error)
+        self._agents.clear()
         if self._initialized_here:
-            ray = _ray()
             await asyncio.to_thread(ray.shutdown)
             self._initialized_here = False
 
@@ -322,10 +403,15 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         exceptions = _ray().exceptions
         cause = getattr(error, "cause", None)
         where = f"Ray node {trial.node_ip} ({trial.node_id[:8]})" if trial.node_id else "its Ray node"
+        if isinstance(error, exceptions.RayActorError) and self._agents.get(trial.node_id or "") is trial.agent:
+            self._agents.pop(trial.node_id or "")  # the next trial on that node starts a new agent
         if trial.killed:
             self._finish(trial, None, "killed" if trial.started else CANCELED_BEFORE_START)
-        elif isinstance(error, getattr(exceptions, "NodeDiedError", ())):
+        elif isinstance(error, getattr(exceptions, "NodeDiedError", ())) or (
+                isinstance(error, exceptions.RayActorError) and not self._node_alive(trial.node_id)):
             self._finish(trial, None, f"{where} died: {_first_line(error)}")
+        elif isinstance(error, exceptions.RayActorError):
+            self._finish(trial, None, f"the Ray agent running the trial on {where} died: {_first_line(error)}")
         elif isinstance(error, exceptions.WorkerCrashedError):
             self._finish(trial, None, f"the Ray worker running the trial on {where} died: {_first_line(error)}")
         elif isinstance(error, exceptions.RuntimeEnvSetupError):
@@ -334,6 +420,10 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
             self._finish(trial, None, "the Ray task was cancelled outside NNI")
         else:
             self._finish(trial, None, f"the Ray task failed: {type(error).__name__}: {_first_line(error)}")
+
+
+    def _node_alive(self, node_id: str | None) -> bool:
+        return any(n["NodeID"] == node_id and n.get("Alive") for n in _ray().nodes())
 
 
 def _cancel(ref: Any, force: bool) -> None:
