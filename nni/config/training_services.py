@@ -107,7 +107,7 @@ class RemoteConfig(TrainingServiceConfig):
 
 
 class RayConfig(TrainingServiceConfig):
-    """A Ray cluster: each trial runs as a Ray task holding the resources asked for."""
+    """A Ray cluster: each trial runs on the node where Ray reserved the resources asked for."""
 
     platform: Literal["ray"] = "ray"
     address: str = "auto"

@@ -51,7 +51,6 @@ _LINE_LIMIT = 8 << 20
 _KILL = b'{"kill": true}\n'
 
 
-
 @functools.cache
 def _runner_files() -> tuple[dict[str, bytes], str]:
     """The bundle's files by relative name, and a digest of them all (read once per worker)."""
@@ -138,6 +137,15 @@ def _runner_command(base: str) -> list[str]:
     return [sys.executable, "-E", "-s", "-S", _runner_script(base)]
 
 
+def _runner_gone(status: int) -> dict[str, Any]:
+    return {"ev": "error", "message": f"the trial runner ended unexpectedly (status {status})"}
+
+
+def _kill_wait(request: dict[str, Any]) -> float:
+    """How long a killed runner gets to end the trial's process group: its grace, and room."""
+    return float(request.get("kill_grace", 3.0)) + 2
+
+
 def _message(line: bytes) -> tuple[dict[str, Any], bool]:
     """A runner's message, and whether it is its last."""
     message = json.loads(line)
@@ -163,7 +171,7 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                yield {"ev": "error", "message": f"the trial runner ended unexpectedly (status {runner.wait()})"}
+                yield _runner_gone(runner.wait())
                 return
             pending += chunk
             while b"\n" in pending:
@@ -177,7 +185,7 @@ def run_trial(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         try:
             runner.stdin.write(_KILL)
             runner.stdin.flush()
-            deadline = time.monotonic() + float(request.get("kill_grace", 3.0)) + 2
+            deadline = time.monotonic() + _kill_wait(request)
             while runner.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
         except OSError:
@@ -215,8 +223,7 @@ class TrialAgent:
             while True:
                 line = await runner.stdout.readline()
                 if not line:
-                    status = await runner.wait()
-                    yield {"ev": "error", "message": f"the trial runner ended unexpectedly (status {status})"}
+                    yield _runner_gone(await runner.wait())
                     return
                 message, last = _message(line)
                 yield message
@@ -226,7 +233,7 @@ class TrialAgent:
             # Cancelled: end the trial's process group before the call ends.
             try:
                 runner.stdin.write(_KILL)
-                await asyncio.wait_for(runner.wait(), float(request.get("kill_grace", 3.0)) + 2)
+                await asyncio.wait_for(runner.wait(), _kill_wait(request))
             except (OSError, asyncio.TimeoutError):
                 pass  # gone already, or slow: closing its stdin below is what is left
             raise

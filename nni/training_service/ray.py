@@ -13,7 +13,7 @@ CPUs, the trial's GPUs and ``trialResources``, in ``runtimeEnv``:
 
 The code directory (minus ``.nniignore``) is put once in
 Ray's object store and unpacked once per node, unless ``runtimeEnv`` names a ``working_dir`` (a URI
-Ray fetches) or sets it to null (the nodes see the code directory at its own path). The task runs
+Ray fetches) or sets it to null (the nodes see the code directory at its own path). The agent or task runs
 the trial command through the trial runner and yields its metrics and output back through Ray.
 
 Kill and stop cancel the call (which ends the trial's process group on its node), forcing a task's
@@ -420,7 +420,6 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
             self._finish(trial, None, "the Ray task was cancelled outside NNI")
         else:
             self._finish(trial, None, f"the Ray task failed: {type(error).__name__}: {_first_line(error)}")
-
 
     def _node_alive(self, node_id: str | None) -> bool:
         return any(n["NodeID"] == node_id and n.get("Alive") for n in _ray().nodes())
