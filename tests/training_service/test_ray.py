@@ -42,7 +42,11 @@ def _pgid(tmp_path: Path, trial_id: str) -> int:
     return os.getsid(child)
 
 
-def test_six_trials_run_as_ray_tasks_on_both_nodes(tmp_path: Path) -> None:
+# The trial shell's parent is the trial runner; the runner's parent is whatever started it on the node.
+_RECORD_RUNNER_PARENT = "echo runner_parent=$(grep PPid /proc/$PPID/status | cut -f2) >&2; python3 trial.py"
+
+
+def test_six_trials_run_on_both_nodes_one_agent_per_node(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     (code / "data").mkdir()
     (code / "data" / "big.bin").write_text("x")
@@ -55,7 +59,7 @@ def test_six_trials_run_as_ray_tasks_on_both_nodes(tmp_path: Path) -> None:
         ids = [f"t{i}" for i in range(6)]
         for i, trial_id in enumerate(ids):
             await service.submit(spec(tmp_path, trial_id, code, {"x": i, "sleep": 0.3}, sequence_id=i,
-                                      experiment_id=experiment_id))
+                                      command=_RECORD_RUNNER_PARENT, experiment_id=experiment_id))
         ends = await events.ended(*ids)
         assert all(e.exit_code == 0 and e.reason is None for e in ends.values()), ends
         await service.stop()
@@ -63,6 +67,14 @@ def test_six_trials_run_as_ray_tasks_on_both_nodes(tmp_path: Path) -> None:
     run(scenario())
     nodes = {events.start(f"t{i}").handle["node_id"] for i in range(6)}
     assert len(nodes) == 2
+    runner_parents: dict[str, set[int]] = {}
+    for i in range(6):
+        stderr = (tmp_path / "trials" / f"t{i}" / "stderr").read_text()
+        parent = int(stderr.split("runner_parent=", 1)[1].split()[0])
+        runner_parents.setdefault(events.start(f"t{i}").handle["node_id"], set()).add(parent)
+    # Trials without GPUs share their node's agent rather than holding a Ray worker each.
+    assert all(len(parents) == 1 for parents in runner_parents.values()), runner_parents
+    assert len(set().union(*runner_parents.values()) - {os.getpid()}) == 2, runner_parents
     for i in range(6):
         trial_id = f"t{i}"
         assert "waiting for Ray to schedule it (CPU 1)" in events.waiting(trial_id)
