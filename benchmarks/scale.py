@@ -15,7 +15,7 @@ Sections (each prints its figures; the summary table at the end holds them all w
 * ray: the concurrency figures (staggered) on the 2-node test Ray cluster of scripts/services/ray.sh
   (needs root: it runs in network namespace nni-ray), each trial asking for its share of the 4 CPUs,
   and the cluster's CPU seconds per trial.
-* ask time: TPE and GP with ``--concurrency`` pending trials.
+* ask time: TPE, GP and Auto with ``--concurrency`` pending trials.
 * peers: optuna-dashboard on an Optuna study of ``--trials`` trials (first paint of its history
   chart and trial table); NNI 3.0's portal at 10,000 trials (benchmarks/webui.py's measure).
 * growth: the figures at 1k, 10k and 100k trials as a table and docs/scale-growth.png.
@@ -485,12 +485,16 @@ def ray_section(figures: Figures, work: Path, concurrency: int, waves: int) -> N
 
 ASK = """
 import json, sys, time
+from nni.algorithms.hpo.auto_tuner import AutoTuner
 from nni.algorithms.hpo.gp_tuner import GPTuner
 from nni.algorithms.hpo.tpe_tuner import TpeTuner
 from nni.engine.blas import one_blas_thread
 name, pending, space = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 with one_blas_thread():  # as the engine runs every tuner call
-    tuner = {"TPE": TpeTuner, "GP": GPTuner}[name](optimize_mode="maximize")
+    if name == "Auto":  # given the concurrency, as the launcher does from the experiment config
+        tuner = AutoTuner(optimize_mode="maximize", trial_concurrency=pending)
+    else:
+        tuner = {"TPE": TpeTuner, "GP": GPTuner}[name](optimize_mode="maximize")
     tuner.update_search_space(space)
     for i, params in enumerate(tuner.generate_multiple_parameters(list(range(40)))):
         tuner.receive_trial_result(i, params, -abs(params["dropout"] - 0.2))
@@ -500,16 +504,18 @@ with one_blas_thread():  # as the engine runs every tuner call
     started = time.perf_counter()
     tuner.generate_parameters(40 + pending)
     print(json.dumps({"one": time.perf_counter() - started}), flush=True)
+    if name == "Auto":
+        print(json.dumps({"plan": tuner.plan}), flush=True)
 """
 
 
 def ask_section(figures: Figures, pending: int, limit: float) -> None:
-    """TPE and GP (each in its own process, stopped after ``limit`` s, with one BLAS thread as
-    the engine gives tuner calls): seconds to propose ``pending`` trials in one call after 40
-    results, then one more with those pending."""
+    """TPE, GP and Auto (each in its own process, stopped after ``limit`` s, with one BLAS thread
+    as the engine gives tuner calls): seconds to propose ``pending`` trials in one call after 40
+    results, then one more with those pending; for Auto also the method it settled on."""
     space = json.dumps({k: v for k, v in SPACE.items() if k != "optimizer"})
-    for name in ("TPE", "GP"):
-        found: dict[str, float] = {}
+    for name in ("TPE", "GP", "Auto"):
+        found: dict[str, Any] = {}
         try:
             done = subprocess.run([sys.executable, "-c", ASK, name, str(pending), space], capture_output=True, text=True,
                                   timeout=limit, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -521,6 +527,8 @@ def ask_section(figures: Figures, pending: int, limit: float) -> None:
         for key, label in (("batch", f"{pending} proposals in one call (40 results)"), ("one", f"one more with {pending} pending")):
             value = found.get(key)
             figures.add("ask", f"{name}: {label}", value if value is not None else f"> {limit:.0f} s (stopped)", "s")
+        if "plan" in found:
+            figures.add("ask", f"{name}: method with {pending} at once", found["plan"], "")
 
 
 # -- peers ---------------------------------------------------------------------------------------
