@@ -7,7 +7,11 @@ CPUs, the trial's GPUs and ``trialResources``, in ``runtimeEnv``:
 * without GPUs, Ray reserves them as a placement group of one bundle, and the node's long-lived
   :class:`._ray_trial.TrialAgent` actor (one per node, asking for nothing) starts the trial. A Ray
   task per trial would hold a Ray worker process per running trial, which hundreds of concurrent
-  fractional-CPU trials cannot afford (at 256 on 2 cores a slot waited 23 s for its worker);
+  fractional-CPU trials cannot afford (at 256 on 2 cores a slot waited 23 s for its worker).
+  The group of a trial that ended is kept for the next trial for a moment (every group of an
+  experiment has the same shape), saving the GCS and the raylets a group's create and remove per
+  trial; it is removed when no trial takes it, when a trial of the experiment waits for a group of
+  its own (so the waiting one is not held up), and at stop;
 * with GPUs, it is a streaming-generator task of its own (:func:`._ray_trial.run_trial`), so that
   Ray picks the devices.
 
@@ -49,6 +53,8 @@ _CHECK_TIMEOUT_SECONDS = 180.0
 _CONNECT_TIMEOUT_SECONDS = 10.0
 _AGENT_CONCURRENCY = 100_000
 """Calls an agent runs at once: every trial placed on its node."""
+_IDLE_GROUP_SECONDS = 2.0
+"""How long the placement group of an ended trial waits for the next trial before it is removed."""
 
 
 def _ray() -> Any:
@@ -104,6 +110,8 @@ class _RayTrial(TrialRun):
     """The placement group holding the trial's resources, until its end."""
     placing: asyncio.Task[None] | None = None
     """Waits for the placement and runs the trial on the agent; cancelled by a kill before it starts."""
+    runner_done: bool = False
+    """The trial runner reported the end of the trial's processes, so its placement is free again."""
 
     def __post_init__(self) -> None:
         self.mirror = TrialMirror(Path(self.spec.trial_dir))
@@ -119,6 +127,10 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         self._remote: Any = None
         self._agent_class: Any = None
         self._agents: dict[str, Any] = {}
+        self._idle_groups: list[tuple[Any, str]] = []
+        """Placement groups of ended trials, with their node, newest last."""
+        self._groups_made = 0
+        self._awaiting_placement = 0
         self._next_node = 0
         self._nodes: list[dict[str, Any]] = []
         self._checked_code: dict[str, str | None] = {}
@@ -244,14 +256,22 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         ray = _ray()
         bundle = {"CPU": self.config.trial_cpu_number, **self.config.trial_resources}
         bundle = {k: v for k, v in bundle.items() if v}
-        if bundle:
+        idle = self._idle_group() if bundle else None
+        if idle is not None:
+            trial.placement, node_id = idle
+        elif bundle:
             try:
                 trial.placement = placement_group([bundle], strategy="STRICT_PACK",
-                                                  name=f"nni-trial-{self.experiment_id}-{trial.trial_id}")
+                                                  name=f"nni-trials-{self.experiment_id}-{self._groups_made}")
             except (ValueError, TypeError, ray.exceptions.RayError) as error:
                 self._finish(trial, None, f"Ray refused the placement group: {_first_line(error)}")
                 return
-            await trial.placement.ready()
+            self._groups_made += 1
+            self._awaiting_placement += 1
+            try:
+                await trial.placement.ready()
+            finally:
+                self._awaiting_placement -= 1
             node_id = placement_group_table(trial.placement)["bundles_to_node_id"][0]
         else:  # nothing to reserve: take the nodes in turn
             node_id = self._nodes[self._next_node % len(self._nodes)]["NodeID"]
@@ -299,17 +319,36 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
         return "killed (Ray did not confirm the cancellation)"
 
     def _release(self, trial: _RayTrial) -> None:
-        if trial.placement is not None:
-            from ray.util.placement_group import remove_placement_group
+        group, trial.placement = trial.placement, None
+        if group is None:
+            return
+        if trial.runner_done and not self._awaiting_placement and (trial.node_id or "") in self._agents:
+            self._idle_groups.append((group, trial.node_id or ""))
+            asyncio.get_running_loop().call_later(_IDLE_GROUP_SECONDS, self._expire_group, group)
+        else:
+            _remove_group(group)
 
-            try:
-                remove_placement_group(trial.placement)
-            except (_ray().exceptions.RayError, ValueError) as error:
-                _logger.warning("ray: could not remove the placement group of trial %s: %s", trial.trial_id, error)
-            trial.placement = None
+    def _idle_group(self) -> tuple[Any, str] | None:
+        """The newest kept placement group on a node whose agent still serves, if any."""
+        while self._idle_groups:
+            group, node_id = self._idle_groups.pop()
+            if node_id in self._agents:
+                return group, node_id
+            _remove_group(group)
+        return None
+
+    def _expire_group(self, group: Any) -> None:
+        for i, (kept, _) in enumerate(self._idle_groups):
+            if kept is group:
+                del self._idle_groups[i]
+                _remove_group(group)
+                return
 
     async def _close(self) -> None:
         self._code_refs.clear()
+        for group, _ in self._idle_groups:
+            _remove_group(group)
+        self._idle_groups.clear()
         ray = _ray()
         for agent in self._agents.values():
             try:
@@ -389,6 +428,8 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
 
     def _handle(self, trial: _RayTrial, message: dict[str, Any]) -> None:
         kind = message.get("ev")
+        if kind in ("exit", "error"):  # the runner has reaped the trial, or never started it
+            trial.runner_done = True
         if kind == "node":
             trial.node_ip, trial.node_id, trial.sys_dir = message["ip"], message["node_id"], message["sys_dir"]
             trial.gpus = tuple(int(g) for g in message.get("gpus") or () if str(g).isdigit())
@@ -423,6 +464,16 @@ class RayTrainingService(ServiceBase[RayConfig, _RayTrial]):
 
     def _node_alive(self, node_id: str | None) -> bool:
         return any(n["NodeID"] == node_id and n.get("Alive") for n in _ray().nodes())
+
+
+def _remove_group(group: Any) -> None:
+    """Remove a placement group; best effort, as its node may have died meanwhile."""
+    from ray.util.placement_group import remove_placement_group
+
+    try:
+        remove_placement_group(group)
+    except (_ray().exceptions.RayError, ValueError) as error:
+        _logger.warning("ray: could not remove placement group %s: %s", group.id, error)
 
 
 def _cancel(ref: Any, force: bool) -> None:

@@ -92,6 +92,50 @@ def test_six_trials_run_on_both_nodes_one_agent_per_node(tmp_path: Path) -> None
         assert len((tmp_path / "trials" / trial_id / ".nni" / "metrics").read_text().splitlines()) == 4
 
 
+def _groups(experiment_id: str) -> dict[str, str]:
+    """The experiment's placement groups, by name, with their state."""
+    from ray.util.placement_group import placement_group_table
+
+    return {g["name"]: g["state"] for g in placement_group_table().values()
+            if g["name"].startswith(f"nni-trials-{experiment_id}-")}
+
+
+def test_a_trial_takes_the_placement_group_of_one_that_ended(tmp_path: Path) -> None:
+    code = write_code(tmp_path / "code")
+    service, experiment_id = _service(tmp_path)
+    events = Collector()
+
+    async def scenario() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        await service.start(events)
+        for wave in ("a", "b"):
+            for i in range(2):
+                await service.submit(spec(tmp_path, f"{wave}{i}", code, {"x": i, "sleep": 0.2},
+                                          experiment_id=experiment_id))
+            await events.ended(f"{wave}0", f"{wave}1")
+        after_both_waves = _groups(experiment_id)
+        await events.wait_for(lambda: set(_groups(experiment_id).values()) == {"REMOVED"}, timeout=20)
+        after_idle = _groups(experiment_id)
+        await service.submit(spec(tmp_path, "c0", code, {"x": 0, "sleep": 30}, experiment_id=experiment_id))
+        await events.started("c0")
+        await service.stop()
+        return after_both_waves, after_idle
+
+    import ray
+
+    after_both_waves, after_idle = run(scenario())
+    ray.init(address=ADDRESS)  # the service disconnected at its stop
+    try:
+        after_stop = _groups(experiment_id)
+    finally:
+        ray.shutdown()
+    assert all(events.end(t).exit_code == 0 for t in ("a0", "a1", "b0", "b1"))
+    assert events.end("c0").killed
+    # The second wave ran in the first wave's two groups; unused, they went after a moment.
+    assert len(after_both_waves) == 2 and set(after_both_waves.values()) == {"CREATED"}, after_both_waves
+    assert len(after_idle) == 2, after_idle
+    assert len(after_stop) == 3 and set(after_stop.values()) == {"REMOVED"}, after_stop
+
+
 def test_custom_resources_place_trials_and_code_can_run_in_place(tmp_path: Path) -> None:
     code = write_code(tmp_path / "code")
     service, experiment_id = _service(tmp_path, trial_cpu_number=0.5, trial_resources={"node_b": 0.1},
