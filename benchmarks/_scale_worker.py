@@ -1,7 +1,9 @@
 """A manager process for benchmarks/scale.py, so its CPU time and memory are measured on their own.
 
 ``view DIR ID PORT``: serve a stored experiment read-only (what ``nnictl view`` runs); prints
-``{"serving_s": ...}`` once it answers. ``live DIR PORT TRIALS CONCURRENCY COMMAND [SERVICE]``: run
+``{"serving_s": ...}`` once it answers. ``resume DIR ID PORT``: resume it (what ``nnictl resume``
+runs: trials, curves and the tuner's replay of every result); prints ``{"resumed_s": ...}`` once the
+engine has started. ``live DIR PORT TRIALS CONCURRENCY COMMAND [SERVICE]``: run
 an experiment of ``COMMAND`` trials with a Random tuner that logs the size of each batch it is asked
 for, on the local machine or on the training service that the JSON ``SERVICE`` describes (e.g.
 ``{"platform": "ray", ...}``); prints ``{"batches": [...], "wall_s": ...}`` when every trial has
@@ -47,15 +49,18 @@ def _report(payload: dict[str, Any]) -> None:
     print(json.dumps(payload), flush=True)
 
 
-def serve_view(folder: Path, experiment_id: str, port: int) -> ExperimentRunner:
+def open_stored(folder: Path, experiment_id: str, port: int, mode: str) -> ExperimentRunner:
+    """View or resume the experiment stored in ``folder`` (which may be a copy of where it ran)."""
     storage = SqliteStorage(folder / experiment_id / "db", read_only=True)
     profile = storage.load_profile()
     storage.close()
     assert profile is not None
+    config = ExperimentConfig.model_validate(profile["config"])
+    config.experiment_working_directory = str(folder)
     started = time.perf_counter()
-    runner = ExperimentRunner(experiment_id, ExperimentConfig.model_validate(profile["config"]), port=port, mode="view")
+    runner = ExperimentRunner(experiment_id, config, port=port, mode=mode)
     runner.start_in_thread()
-    _report({"serving_s": time.perf_counter() - started})
+    _report({"serving_s" if mode == "view" else "resumed_s": time.perf_counter() - started})
     return runner
 
 
@@ -86,8 +91,8 @@ def run_live(folder: Path, port: int, trials: int, concurrency: int, command: st
 
 def main() -> None:
     mode, folder = sys.argv[1], Path(sys.argv[2])
-    if mode == "view":
-        runner = serve_view(folder, sys.argv[3], int(sys.argv[4]))
+    if mode in ("view", "resume"):
+        runner = open_stored(folder, sys.argv[3], int(sys.argv[4]), mode)
         sys.stdin.read()
         runner.stop()
     else:

@@ -262,6 +262,16 @@ def view_section(figures: Figures, work: Path, n_trials: int, points: int, repea
     else:
         experiment_id, built = build_view(folder, n_trials, points)
         print(f"built {n_trials} trials x {points} points through the storage interface in {built:.1f} s", flush=True)
+    try:
+        view_figures(figures, folder, experiment_id, n_trials, repeat, growth)
+        resume_figures(figures, folder, experiment_id, n_trials)
+    finally:
+        if reuse is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def view_figures(figures: Figures, folder: Path, experiment_id: str, n_trials: int, repeat: int,
+                 growth: dict[str, dict[int, dict[str, float]]]) -> None:
     manager, port, serving, curves = open_view(folder, experiment_id)
     try:
         figures.add("view", f"{n_trials} trials: load, serving the table", serving, "s", "<= 3 s", serving <= 3)
@@ -284,8 +294,29 @@ def view_section(figures: Figures, work: Path, n_trials: int, points: int, repea
                                     "rest_s": get(port, "/api/v1/nni/trial-jobs")[1], "load_s": serving}
     finally:
         manager.close()
-        if reuse is None:
-            shutil.rmtree(folder, ignore_errors=True)
+
+
+def resume_figures(figures: Figures, folder: Path, experiment_id: str, n_trials: int) -> None:
+    """Resume a copy of the stored experiment (``nnictl resume``'s code): seconds until it serves,
+    until the engine has loaded every trial with its curves and replayed the results to the tuner
+    (TPE), and the manager's RSS then."""
+    copy = folder.parent / f"{folder.name}-resumed"
+    shutil.copytree(folder / experiment_id, copy / experiment_id)
+    port = free_port()
+    started = time.perf_counter()
+    manager = Manager("resume", str(copy), experiment_id, str(port), home=copy)
+    try:
+        wait_answering(port)
+        serving = time.perf_counter() - started
+        manager.message()
+        ready = time.perf_counter() - started
+        figures.add("resume", f"{n_trials} trials: serving", serving, "s", "<= 3 s", serving <= 3)
+        figures.add("resume", f"{n_trials} trials: restored, results replayed to TPE", ready, "s", "<= 3 s", ready <= 3)
+        figures.add("resume", "manager RSS after resume", manager.rss() / 2**20, "MiB", "<= 500 MiB",
+                    manager.rss() <= 500 * 2**20)
+    finally:
+        manager.close()
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def view_growth(work: Path, n_trials: int, points: int, growth: dict[str, dict[int, dict[str, float]]]) -> None:

@@ -68,6 +68,17 @@ class ParameterSpec:
     """choice: for each option, whether it is a nested sub-space (a dict carrying ``_name``)."""
     children: tuple[int, ...] = field(default=())
     """choice: columns of the parameters directly inside its nested options."""
+    _scalar_options: dict[tuple[str, Any], int] = field(init=False, repr=False, compare=False)
+    """choice: the index of each plain scalar option, by :func:`_scalar_key` (a replay of 100,000
+    results looks options up 200,000 times)."""
+
+    def __post_init__(self) -> None:
+        lookup: dict[tuple[str, Any], int] = {}
+        for index, option in enumerate(self.values if self.is_categorical else ()):
+            key = None if self.nested[index] else _scalar_key(option)
+            if key is not None:
+                lookup.setdefault(key, index)
+        object.__setattr__(self, "_scalar_options", lookup)
 
     @property
     def name(self) -> str:
@@ -137,9 +148,12 @@ class ParameterSpec:
         """Map a user value to its unit coordinate (or categorical index); ValueError if impossible."""
         if self.is_categorical:
             return float(self.option_index(value))
-        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(float(value)):
+        if type(value) is not float and type(value) is not int and (  # the common types, without ABC checks
+                not isinstance(value, Real) or isinstance(value, bool)):
             raise ValueError(f"{self.path}: expected a finite number, got {value!r}")
         x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"{self.path}: expected a finite number, got {value!r}")
         if self.integer:
             size = self.high - self.low
             return min(max((x - self.low + 0.5) / size, 0.0), 1.0)
@@ -162,6 +176,9 @@ class ParameterSpec:
 
     def option_index(self, value: Any) -> int:
         """The option index of a user value of this choice; ValueError if it is not an option."""
+        key = _scalar_key(value)
+        if key is not None and key in self._scalar_options:
+            return self._scalar_options[key]
         if isinstance(value, dict) and "_name" in value:
             value = value["_name"]
             for index, option in enumerate(self.values):
@@ -184,7 +201,23 @@ def _round_to(k: int, q: float) -> float:
     return value
 
 
+def _scalar_key(value: Any) -> tuple[str, Any] | None:
+    """A key equal for two scalars exactly when their :func:`config_key` is (None for others)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, str)):
+        return type(value).__name__, value
+    if isinstance(value, (int, float)):
+        return "number", repr(float(value))
+    return None
+
+
 def _normalize(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is float or kind is bool or value is None:  # the common cases, without ABC checks
+        return value
+    if kind is int:
+        return float(value)
     if isinstance(value, dict):
         return {str(k): _normalize(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -490,13 +523,14 @@ class ConfigHistory:
     def __contains__(self, params: Any) -> bool:
         return config_key(params) in self.keys
 
-    def add(self, params: Any) -> bool:
-        """Record ``params``; False when it had been seen before."""
+    def add(self, params: Any, fits: bool | None = None) -> bool:
+        """Record ``params``; False when it had been seen before. ``fits`` says whether it is a
+        configuration of the space, when the caller has just encoded it."""
         key = config_key(params)
         if key in self.keys:
             return False
         self.keys.add(key)
-        if self.space.contains(params):
+        if fits if fits is not None else self.space.contains(params):
             self._in_space += 1
         return True
 

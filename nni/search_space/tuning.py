@@ -272,7 +272,7 @@ class SearchSpaceTuner(BuiltinTuner):
             _logger.warning("%s: ignoring a result whose parameters do not fit the search space: %s",
                             self.algorithm_name, error)
             return False
-        if history.add(params):
+        if history.add(params, fits=True):
             self._seen.append(params)
         obs = Observation(params=params, vector=vector, loss=result.loss, parameter_id=result.parameter_id,
                           losses=result.losses or (result.loss,), violation=result.violation)

@@ -199,6 +199,20 @@ def test_config_key_is_canonical() -> None:
     assert config_key({"a": 1}) != config_key({"a": 2})
 
 
+def test_choice_options_are_found_as_config_key_compares_them() -> None:
+    space = parse_search_space({"c": {"_type": "choice", "_value": [1, "1", True, None, 2.5, [2, 3]]}})
+    spec = space.params[0]
+    found = {repr(v): spec.option_index(v) for v in (1, 1.0, np.int64(1), "1", True, np.bool_(True), None,
+                                                    2.5, np.float32(2.5), [2, 3], (2, 3))}
+    assert found == {"1": 0, "1.0": 0, "np.int64(1)": 0, "'1'": 1, "True": 2, "np.True_": 2, "None": 3,
+                     "2.5": 4, "np.float32(2.5)": 4, "[2, 3]": 5, "(2, 3)": 5}
+    for missing in (2, "True", False, float("nan"), [3, 2]):
+        with pytest.raises(ValueError, match="not one of the choice options"):
+            spec.option_index(missing)
+    with pytest.raises(ValueError, match="expected a finite number"):
+        parse_search_space({"u": {"_type": "uniform", "_value": [0, 1]}}).encode({"u": float("inf")})
+
+
 def test_finite_size_and_enumeration() -> None:
     space = parse_search_space({
         "m": {"_type": "choice", "_value": [{"_name": "a", "k": {"_type": "randint", "_value": [0, 3]}}, "b"]},
